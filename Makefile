@@ -1,0 +1,38 @@
+# One-command set-up and use. Every target installs what it needs on first use.
+#   make demo   pre-train the demo config on a generated dataset (CPU, a few minutes)
+#   make test   run the test suite (CPU)
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# torch/torchvision: pinned to the builds this project is tested with; override on a cluster,
+# e.g. `make install TORCH_SPEC="torch==2.5.1 torchvision==0.20.1"`, or TORCH_SPEC= to keep yours.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+DEMO_DIR   ?= data/demo
+DEMO_WORK  ?= work_dirs/demo
+
+.PHONY: install demo test benchmark clean-demo
+
+$(VENV)/.installed: setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	if [ -n "$(TORCH_SPEC)" ]; then $(PY) -m pip install -q $(TORCH_SPEC); fi
+	# mmaction2 1.2.0 needs mmcv<2.2: keep a full mmcv 2.0/2.1 build if present, else mmcv-lite
+	if $(PY) -c "import mmcv, sys; v=tuple(int(x) for x in mmcv.__version__.split('.')[:2]); sys.exit(0 if (2,0)<=v<(2,2) else 1)" 2>/dev/null; \
+	then $(PY) -m pip install -q -e ".[tests]"; else $(PY) -m pip install -q -e ".[lite,tests]"; fi
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) tools/make_demo_data.py --out $(DEMO_DIR)
+	$(PY) tools/train.py configs/pretrain/surgvista_demo.py --work-dir $(DEMO_WORK) --resume
+
+test: install
+	$(PY) -m pytest tests -q
+
+benchmark: install
+	$(PY) tools/benchmark/metrics.py
+	$(PY) tools/benchmark/pretrain_step.py
+
+clean-demo:
+	rm -rf $(DEMO_WORK)

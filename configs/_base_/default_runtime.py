@@ -1,0 +1,29 @@
+# Runtime shared by every surgvista_mm config.
+default_scope = 'surgvista_mm'
+custom_imports = dict(imports=['surgvista_mm'], allow_failed_imports=False)
+runner_type = 'SurgVistaRunner'  # trusted resume + atomic checkpoint writes
+
+default_hooks = dict(
+    runtime_info=dict(type='RuntimeInfoHook'),
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, ignore_last=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, save_last=True, max_keep_ckpts=-1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    sync_buffers=dict(type='SyncBuffersHook'),
+)
+custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1)]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo on machines without CUDA
+)
+
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+log_level = 'INFO'
+load_from = None
+resume = True  # auto-resume from the latest checkpoint in work_dir
+randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)

@@ -1,0 +1,14 @@
+"""surgvista_mm: SurgVISTA surgical video foundation model as an OpenMMLab (MMAction2) plugin.
+
+Importing the package registers every module in the ``surgvista_mm`` registry scope. Use it from
+any config with ``custom_imports=dict(imports=['surgvista_mm'], allow_failed_imports=False)``.
+"""
+from .compat import ensure_mmaction_drn
+
+ensure_mmaction_drn()  # must precede any import of mmaction.models (upstream #2714)
+
+from .version import __version__  # noqa: E402
+from . import registry  # noqa: E402,F401
+from . import models, datasets, evaluation, engine  # noqa: E402,F401
+
+__all__ = ['__version__']

@@ -1,0 +1,125 @@
+"""Every accommodation of an upstream problem lives here, each named after its cause.
+
+Nothing here edits site-packages or changes library behaviour globally; each function is small
+and only acts where the upstream defect is actually present.
+
+1. mmaction2 1.2.0 wheels lack ``mmaction/models/localizers/drn`` (open-mmlab/mmaction2#2714),
+   so ``import mmaction.models`` (and every build in the ``mmaction`` scope) raises
+   ``ModuleNotFoundError``. :func:`ensure_mmaction_drn` registers a tiny placeholder module under
+   that name, only when the real folder is missing.
+2. torch >= 2.6 loads with ``weights_only=True`` by default, but mmengine 0.10.7 checkpoints pickle
+   message-hub objects (``HistoryBuffer``, numpy scalars). :func:`load_trusted_checkpoint` is the
+   one place that loads such a file with ``weights_only=False``; it is only used for the run's *own*
+   checkpoints in its work_dir (resume). Weights from elsewhere go through
+   :func:`load_external_weights` (``weights_only=True``).
+3. mmengine's ``init_dist`` always calls ``torch.cuda.set_device`` ("Found no NVIDIA driver" on
+   CPU machines under torchrun). :func:`init_cpu_distributed` initialises a ``gloo`` group first,
+   after which mmengine skips its own initialisation.
+4. mmengine wraps models in DDP with ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU
+   modules. :func:`cpu_model_wrapper_cfg` gives the wrapper config that leaves ``device_ids``
+   unset.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from typing import Any, Dict, Optional
+
+import torch
+
+_DRN_MODULE = 'mmaction.models.localizers.drn'
+
+
+def ensure_mmaction_drn() -> bool:
+    """Register a placeholder for mmaction2's missing ``drn`` localizer package (upstream #2714).
+
+    Must run before ``mmaction.models`` is imported. Returns True when a placeholder was installed,
+    False when the real module exists (or a placeholder was already installed).
+    """
+    if _DRN_MODULE in sys.modules:
+        return False
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    root = list(spec.submodule_search_locations)[0]
+    if os.path.isdir(os.path.join(root, 'models', 'localizers', 'drn')):
+        return False
+
+    class DRN:  # noqa: D401 - placeholder class
+        """Placeholder for mmaction2's DRN localizer, absent from the 1.2.0 wheel (#2714)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ImportError('mmaction2 1.2.0 was released without mmaction/models/localizers/'
+                              'drn (open-mmlab/mmaction2#2714); DRN is not available.')
+
+    package = types.ModuleType(_DRN_MODULE)
+    package.__path__ = []  # mark as a package
+    module = types.ModuleType(_DRN_MODULE + '.drn')
+    module.DRN = DRN
+    package.drn = module
+    package.DRN = DRN
+    sys.modules[_DRN_MODULE] = package
+    sys.modules[_DRN_MODULE + '.drn'] = module
+    return True
+
+
+def load_external_weights(path: str, map_location: str | torch.device = 'cpu') -> Any:
+    """Load a weight file obtained from elsewhere with ``weights_only=True`` (never unpickles code).
+
+    Raises:
+        FileNotFoundError: naming the file when it does not exist.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'weight file not found: {path!r}')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle errors carry unhelpful messages: name the file
+        raise RuntimeError(
+            f'could not load {path!r} with weights_only=True ({type(exc).__name__}: {exc}). '
+            'Only plain tensor checkpoints are accepted from outside; convert the file with '
+            'tools/convert_checkpoint.py in a trusted environment first.') from exc
+
+
+def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
+    """Load one of the run's *own* mmengine checkpoints (resume) — see item 2 of the module doc.
+
+    mmengine 0.10.7 stores ``message_hub`` objects that ``weights_only=True`` refuses under
+    torch >= 2.6. Only call this on files this project wrote into its own work_dir.
+    """
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def init_cpu_distributed(backend: str = 'gloo') -> bool:
+    """Initialise the default process group with gloo when launched by torchrun without CUDA.
+
+    Returns True when this call initialised the group. Does nothing (False) when CUDA is
+    available, when not launched by torchrun (no ``RANK``/``WORLD_SIZE``), or when a group exists.
+    """
+    import torch.distributed as dist
+    if torch.cuda.is_available() or 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
+        return False
+    if dist.is_available() and dist.is_initialized():
+        return False
+    dist.init_process_group(backend=backend)
+    return True
+
+
+def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> Dict[str, Any]:
+    """Wrapper config for DDP on CPU: ``MMDistributedDataParallel`` without ``device_ids``."""
+    return dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                find_unused_parameters=find_unused_parameters)
+
+
+def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
+    """Adapt a config for a CPU-only distributed launch (items 3 and 4). Returns a note or None."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return None
+    if init_cpu_distributed():
+        wrapper = cfg.get('model_wrapper_cfg') or {}
+        if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+            cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(
+                wrapper.get('find_unused_parameters', False))
+        return 'initialised a gloo process group (no CUDA on this machine)'
+    return None

@@ -1,0 +1,7 @@
+"""Engine components (runner, hooks, optimizer constructors) of the surgvista_mm scope."""
+from .hooks import NonFiniteLossError, SurgVistaNonFiniteLossHook
+from .optimizers import SurgVistaOptimWrapperConstructor
+from .runner import RUNNERS, SurgVistaRunner
+
+__all__ = ['NonFiniteLossError', 'SurgVistaNonFiniteLossHook', 'SurgVistaOptimWrapperConstructor',
+           'RUNNERS', 'SurgVistaRunner']

@@ -1,0 +1,4 @@
+"""Training hooks."""
+from .non_finite_loss_hook import NonFiniteLossError, SurgVistaNonFiniteLossHook
+
+__all__ = ['NonFiniteLossError', 'SurgVistaNonFiniteLossHook']

@@ -1,0 +1,4 @@
+"""Optimizer wrapper constructors."""
+from .constructor import SurgVistaOptimWrapperConstructor
+
+__all__ = ['SurgVistaOptimWrapperConstructor']

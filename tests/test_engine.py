@@ -1,0 +1,102 @@
+"""Optimizer groups, config checks, atomic writes and the non-finite-loss hook."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from surgvista_mm.engine import NonFiniteLossError, SurgVistaOptimWrapperConstructor
+from surgvista_mm.utils import ConfigError, atomic_write_json, check_config, load_config
+
+
+class _Backbone(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch_embed = nn.Linear(4, 4)
+        self.blocks = nn.ModuleList([nn.Linear(4, 4) for _ in range(2)])
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, 4))
+
+    def get_layer_depth(self, name: str, prefix: str = ''):
+        name = name[len(prefix):]
+        if name.startswith('patch_embed') or name.startswith('mask_token'):
+            return 0, 4
+        if name.startswith('blocks'):
+            return int(name.split('.')[1]) + 1, 4
+        return 3, 4
+
+
+class _Model(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = _Backbone()
+        self.head = nn.Linear(4, 2)
+        self.frozen = nn.Linear(4, 4).requires_grad_(False)
+
+
+def _groups(paramwise_cfg=None):
+    ctor = SurgVistaOptimWrapperConstructor(
+        dict(optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.05)), paramwise_cfg)
+    return ctor(_Model()).optimizer.param_groups
+
+
+def test_no_decay_rules_and_frozen_params_left_out():
+    groups = _groups()
+    decay = {n for g in groups if g['weight_decay'] > 0 for n in g['param_names']}
+    no_decay = {n for g in groups if g['weight_decay'] == 0 for n in g['param_names']}
+    assert decay == {'backbone.patch_embed.weight', 'backbone.blocks.0.weight',
+                     'backbone.blocks.1.weight', 'head.weight'}
+    assert 'backbone.mask_token' in no_decay and 'head.bias' in no_decay
+    assert not any(n.startswith('frozen') for g in groups for n in g['param_names'])
+    assert len(groups) == 2  # grouped, not one group per parameter
+
+
+def test_layer_decay_scales():
+    groups = _groups(dict(layer_decay_rate=0.5))
+    scale = {n: g['lr'] for g in groups for n in g['param_names']}
+    assert scale['backbone.patch_embed.weight'] == pytest.approx(0.5 ** 3)
+    assert scale['backbone.blocks.0.weight'] == pytest.approx(0.5 ** 2)
+    assert scale['backbone.blocks.1.bias'] == pytest.approx(0.5)
+    assert scale['head.weight'] == pytest.approx(1.0)
+
+
+def test_unknown_paramwise_key_raises():
+    with pytest.raises(KeyError, match='layer_decay'):
+        _groups(dict(layer_decay=0.75))
+
+
+def test_config_typo_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'optim_wrapper'"):
+        check_config(Config(dict(optim_wraper=dict())), 'cfg.py')
+    check_config(Config(dict(img_size=224, optim_wrapper=dict())), 'cfg.py')  # helpers are fine
+    with pytest.raises(ConfigError, match='not found'):
+        load_config(str(tmp_path / 'nope.py'))
+    bad = tmp_path / 'bad.py'
+    bad.write_text('model = dict(\n')
+    with pytest.raises(ConfigError, match='bad.py'):
+        load_config(str(bad))
+
+
+def test_atomic_json_nan_to_null(tmp_path):
+    path = tmp_path / 'out' / 'r.json'
+    atomic_write_json(str(path), {'a': float('nan'), 'b': [1.0, float('nan')]})
+    assert json.loads(path.read_text()) == {'a': None, 'b': [1.0, None]}
+    assert os.listdir(path.parent) == ['r.json']  # no temporary file left behind
+
+
+def test_non_finite_hook_raises_after_interval():
+    from types import SimpleNamespace
+
+    from surgvista_mm.engine import SurgVistaNonFiniteLossHook
+    hook = SurgVistaNonFiniteLossHook(check_interval=3)
+    runner = SimpleNamespace(iter=0, epoch=0, work_dir='/nonexistent')
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
+    runner.iter = 1
+    hook.after_train_iter(runner, 1, outputs={'loss': torch.tensor(float('nan'))})  # not checked yet
+    runner.iter = 2
+    with pytest.raises(NonFiniteLossError, match='iteration 3'):
+        hook.after_train_iter(runner, 2, outputs={'loss': torch.tensor(1.0)})
