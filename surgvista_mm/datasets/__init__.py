@@ -1,0 +1,16 @@
+"""Registered datasets, samplers and transforms (imported for their registration)."""
+from .base_clip_dataset import BaseFrameClipDataset, causal_clip_indices, sample_rng
+from .cholect50_dataset import CholecT50TripletDataset, read_triplet_labels
+from .manifest import VideoEntry, load_manifest, read_id_list, write_manifest
+from .phase_dataset import CHOLEC80_PHASES, SurgicalPhaseDataset, read_phase_file
+from .pretrain_dataset import SurgicalPretrainDataset
+from .samplers import SurgVistaEpochSampler
+from .transforms import (PackSurgVistaInputs, SurgicalFrameLoader, TSNMultiScaleCrop,
+                         TubeMasking)
+
+__all__ = ['BaseFrameClipDataset', 'causal_clip_indices', 'sample_rng', 'VideoEntry',
+           'load_manifest', 'read_id_list', 'write_manifest', 'SurgicalPretrainDataset',
+           'SurgicalPhaseDataset', 'CHOLEC80_PHASES', 'read_phase_file', 'CholecT50TripletDataset',
+           'read_triplet_labels',
+           'SurgVistaEpochSampler', 'SurgicalFrameLoader', 'TSNMultiScaleCrop', 'TubeMasking',
+           'PackSurgVistaInputs']

@@ -1,0 +1,166 @@
+"""Online (causal) surgical phase recognition dataset (spec §7, dataset-formats.md §1-5)."""
+from __future__ import annotations
+
+import os.path as osp
+import re
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.logging import print_log
+
+from surgvista_mm.registry import DATASETS
+from .base_clip_dataset import BaseFrameClipDataset
+from .manifest import load_manifest, native_index, read_id_list, select_entries
+
+CHOLEC80_PHASES = ('Preparation', 'CalotTriangleDissection', 'ClippingCutting',
+                   'GallbladderDissection', 'GallbladderPackaging', 'CleaningCoagulation',
+                   'GallbladderRetraction')
+_SPLIT = re.compile(r'\t|,|;|\s+')
+
+
+def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
+                    first_frame: int = 0, int_base: int = 0, header: bool = True,
+                    num_frames: Optional[int] = None) -> np.ndarray:
+    """Per-1-fps-frame class ids from a phase annotation file.
+
+    Each data line is ``<frame><sep><phase>`` (sep: tab, comma, semicolon or spaces; the phase
+    may contain spaces). ``<phase>`` is a class name from ``classes`` or an integer id
+    (``id - int_base``). 1-fps frame ``k`` takes the row whose frame number is
+    ``round(k * label_fps) + first_frame`` (Cholec80 / M2CAI16: 25, 0; AutoLaparo: 1, 1;
+    PmLR50: 1, 0).
+
+    Args:
+        path: the annotation file.
+        classes: class names; their positions are the class ids.
+        label_fps: rows per second of video.
+        first_frame: frame number of the row at time 0.
+        int_base: value of class 0 when phases are integers.
+        header: skip the first line.
+        num_frames: number of 1-fps frames wanted (None: as many as the file covers).
+
+    Returns:
+        int64 array ``[num_frames]`` (shorter when the file ends first).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'phase annotation file not found: {path}')
+    index = {name: i for i, name in enumerate(classes)}
+    rows: Dict[int, int] = {}
+    with open(path, encoding='utf-8-sig') as f:
+        lines = f.read().splitlines()
+    for lineno, line in enumerate(lines[1 if header else 0:], start=2 if header else 1):
+        if not line.strip():
+            continue
+        parts = _SPLIT.split(line.strip(), maxsplit=1)
+        if len(parts) != 2:
+            raise ValueError(f'{path}:{lineno}: expected "<frame> <phase>", got {line!r}')
+        frame, phase = parts[0], parts[1].strip()
+        if phase in index:
+            label = index[phase]
+        elif re.fullmatch(r'-?\d+', phase) and 0 <= int(phase) - int_base < len(classes):
+            label = int(phase) - int_base
+        else:
+            raise ValueError(f'{path}:{lineno}: unknown phase {phase!r} (classes: '
+                             f'{list(classes)}, int_base {int_base})')
+        try:
+            rows[int(frame)] = label
+        except ValueError as e:
+            raise ValueError(f'{path}:{lineno}: bad frame number {frame!r}') from e
+    labels = []
+    k = 0
+    while num_frames is None or k < num_frames:
+        row = native_index(k, label_fps) + first_frame
+        if row not in rows:
+            break
+        labels.append(rows[row])
+        k += 1
+    return np.asarray(labels, dtype=np.int64)
+
+
+@DATASETS.register_module()
+class SurgicalPhaseDataset(BaseFrameClipDataset):
+    """Phase recognition, online protocol: sample = frame t, clip = [t-60, ..., t], label of t.
+
+    Videos come from a manifest (frame folders or video files, see ``manifest.py``); labels from
+    one file per video, ``label_dir/label_file_tmpl.format(video_id=..., num=...)`` where ``num``
+    is the integer in the video id (e.g. ``'label_{num:02d}.txt'`` for AutoLaparo). Frames past
+    the end of the labels are dropped (logged); the split is chosen with ``include`` /
+    ``exclude`` id lists (or files). ``results`` carry ``gt_label`` (int) besides the keys of
+    ``SurgicalPretrainDataset``; the metainfo holds ``classes``.
+
+    Args:
+        manifest: manifest of the videos.
+        label_dir: folder of the annotation files.
+        classes: class names in id order (default: the 7 Cholec80 phases).
+        label_file_tmpl: annotation file name, formatted with ``video_id`` and ``num``.
+        label_fps: annotation rows per second (25 for Cholec80 / M2CAI16, 1 for AutoLaparo).
+        label_first_frame: frame number of the first row (1 for AutoLaparo).
+        label_int_base: value of class 0 for integer phases (1 for AutoLaparo).
+        label_header: the files start with a header line.
+        include, exclude: video ids (lists or id-list files).
+        data_root: prefix for relative ``manifest``/``label_dir``/id-list paths; the manifest's
+            videos are resolved as the manifest says.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
+            ``BaseFrameClipDataset``.
+    """
+
+    def __init__(self, manifest: str, label_dir: str,
+                 classes: Sequence[str] = CHOLEC80_PHASES,
+                 label_file_tmpl: str = '{video_id}-phase.txt', label_fps: float = 25.0,
+                 label_first_frame: int = 0, label_int_base: int = 0, label_header: bool = True,
+                 include: Union[None, str, Sequence[str]] = None,
+                 exclude: Union[None, str, Sequence[str]] = None,
+                 data_root: Optional[str] = None, clip_len: int = 16, frame_interval: int = 4,
+                 pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
+                 test_mode: bool = False, lazy_init: bool = False) -> None:
+        join = (lambda p: p if p is None or data_root is None or not isinstance(p, str)
+                or osp.isabs(p) else osp.join(data_root, p))
+        self.manifest = join(manifest)
+        self.label_dir = join(label_dir)
+        self.classes = tuple(classes)
+        self.label_file_tmpl = label_file_tmpl
+        self.label_fps = float(label_fps)
+        self.label_first_frame = int(label_first_frame)
+        self.label_int_base = int(label_int_base)
+        self.label_header = bool(label_header)
+        self.include = read_id_list(join(include), f'include list of {manifest}')
+        self.exclude = read_id_list(join(exclude), f'exclude list of {manifest}')
+        super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+        self._metainfo['classes'] = self.classes
+
+    def load_data_list(self) -> List[dict]:
+        """One dict per video, with its per-frame labels (``labels``, int64 ``[num_frames]``)."""
+        if not osp.isdir(self.label_dir):
+            raise FileNotFoundError(f'{type(self).__name__}: label_dir not found: '
+                                    f'{self.label_dir}')
+        entries = select_entries(load_manifest(self.manifest), self.include, self.exclude, 1,
+                                 self.manifest)
+        videos = []
+        for e in entries:
+            num = re.findall(r'\d+', e.video_id)
+            name = self.label_file_tmpl.format(video_id=e.video_id,
+                                               num=int(num[-1]) if num else 0)
+            path = osp.join(self.label_dir, name)
+            try:
+                labels = read_phase_file(path, self.classes, self.label_fps,
+                                         self.label_first_frame, self.label_int_base,
+                                         self.label_header, e.num_frames)
+            except FileNotFoundError as err:
+                raise FileNotFoundError(f'labels of video {e.video_id!r}: {err}') from err
+            if len(labels) < e.num_frames:
+                print_log(f'video {e.video_id!r}: {path} labels {len(labels)} of its '
+                          f'{e.num_frames} frames; the rest are dropped', logger='current')
+            if len(labels) == 0:
+                continue
+            info = e.to_results()
+            info['total_frames'] = len(labels)
+            info['labels'] = labels
+            videos.append(info)
+        if not videos:
+            raise ValueError(f'{type(self).__name__}: no labelled video in {self.manifest}')
+        return videos
+
+    def add_frame_annotation(self, info: dict, t: int) -> dict:
+        """Label of frame ``t`` as ``gt_label`` (the per-video array is removed)."""
+        info['gt_label'] = int(info.pop('labels')[t])
+        return info

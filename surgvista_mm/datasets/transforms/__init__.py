@@ -1,0 +1,7 @@
+"""Data transforms of surgvista_mm (imported for their registration)."""
+from .crop import TSNMultiScaleCrop
+from .formatting import PackSurgVistaInputs
+from .loading import SurgicalFrameLoader
+from .masking import TubeMasking
+
+__all__ = ['SurgicalFrameLoader', 'TSNMultiScaleCrop', 'TubeMasking', 'PackSurgVistaInputs']

@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""Build a video manifest (see ``surgvista_mm/datasets/manifest.py``) from a folder tree.
+
+Every folder under ROOT holding files that match ``--frames-glob`` becomes a frame-folder video
+(its file-name template and first index are inferred from the names: ``000000.jpg`` ->
+``{:06d}.jpg`` offset 0, ``img_00001.jpg`` -> ``img_{:05d}.jpg`` offset 1); every file with one
+of the ``--video-ext`` extensions becomes a video-file video, its 1-fps frame count read with
+decord (1-fps frame k = native frame round(k * fps)). Video ids are folder names / file stems
+(``--id-from path``: paths relative to ROOT). The manifest is written atomically, with a
+``data_root`` relative to its own folder, so it can be moved together with the data.
+
+Example::
+
+    python tools/build_manifest.py data/cholec80 --out data/cholec80/manifest.json \\
+        --frames-glob '*.jpg' --exclude-list splits/cholec80_test.txt
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import os.path as osp
+import re
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from tqdm import tqdm
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from surgvista_mm.datasets.manifest import (num_frames_at_1fps, read_id_list,  # noqa: E402
+                                            write_manifest)
+
+_NAME = re.compile(r'^(.*?)(\d+)(\D*)$')
+
+
+def infer_frame_template(names: Sequence[str]) -> Tuple[str, int, List[int]]:
+    """Infer ``filename_tmpl`` and ``offset`` from frame file names.
+
+    Args:
+        names: file names (not paths) of one folder.
+
+    Returns:
+        ``(tmpl, offset, indices)``: the template, the smallest index, and the sorted indices.
+
+    Raises:
+        ValueError: names without a number or with differing prefixes/suffixes/paddings.
+    """
+    parts = []
+    for n in names:
+        m = _NAME.match(n)
+        if not m:
+            raise ValueError(f'frame file name without a number: {n!r}')
+        parts.append(m.groups())
+    prefixes = {(p, s) for p, _, s in parts}
+    if len(prefixes) != 1:
+        raise ValueError(f'frame names with different prefixes/suffixes: {sorted(prefixes)[:4]}')
+    prefix, suffix = prefixes.pop()
+    widths = {len(d) for _, d, _ in parts}
+    padded = any(d.startswith('0') and len(d) > 1 for _, d, _ in parts)
+    width = min(widths)
+    tmpl = f'{prefix}{{:0{width}d}}{suffix}' if padded else f'{prefix}{{:d}}{suffix}'
+    for p, d, s in parts:
+        if tmpl.format(int(d)) != p + d + s:
+            raise ValueError(f'frame names with inconsistent zero padding (e.g. {p + d + s!r} '
+                             f'does not match {tmpl!r})')
+    indices = sorted(int(d) for _, d, _ in parts)
+    return tmpl, indices[0], indices
+
+
+def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_from: str,
+         allow_gaps: bool) -> Tuple[List[dict], List[Tuple[str, str]]]:
+    """Find frame folders and video files; returns (frame-folder entries, [(id, video path)])."""
+    frame_videos: List[dict] = []
+    video_files: List[Tuple[str, str]] = []
+    exts = tuple('.' + e.lower().lstrip('.') for e in video_exts)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel_dir = osp.relpath(dirpath, root).replace(os.sep, '/')
+        frames = sorted(f for f in filenames if frames_glob and fnmatch.fnmatch(f, frames_glob))
+        if frames:
+            vid = osp.basename(dirpath) if id_from == 'name' else rel_dir
+            try:
+                tmpl, offset, inds = infer_frame_template(frames)
+            except ValueError as e:
+                raise ValueError(f'frame folder {dirpath}: {e}') from e
+            contiguous = len(inds)
+            for j, k in enumerate(inds):
+                if k != offset + j:
+                    contiguous = j
+                    break
+            if contiguous != len(inds):
+                msg = (f'frame folder {dirpath}: frame {offset + contiguous} is missing '
+                       f'({len(inds)} files, indices {inds[0]}..{inds[-1]})')
+                if not allow_gaps:
+                    raise ValueError(msg + '; pass --allow-gaps to keep the frames before it')
+                print(f'warning: {msg}; keeping {contiguous} frames', file=sys.stderr)
+            frame_videos.append(dict(video_id=vid, frame_dir=rel_dir, num_frames=contiguous,
+                                     filename_tmpl=tmpl, offset=offset))
+        for f in sorted(filenames):
+            if exts and f.lower().endswith(exts):
+                rel = f'{rel_dir}/{f}' if rel_dir != '.' else f
+                vid = osp.splitext(f)[0] if id_from == 'name' else osp.splitext(rel)[0]
+                video_files.append((vid, rel))
+    return frame_videos, video_files
+
+
+def count_video(path: str) -> Tuple[int, float]:
+    """(1-fps frame count, native fps) of a video file, read with decord."""
+    import decord
+    reader = decord.VideoReader(path, num_threads=1)
+    fps = float(reader.get_avg_fps())
+    return num_frames_at_1fps(len(reader), fps), fps
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('root', help='folder tree to scan')
+    p.add_argument('--out', required=True, help='manifest path (.json or .jsonl)')
+    p.add_argument('--frames-glob', default='*.jpg',
+                   help="frame file pattern ('' to skip frame folders)")
+    p.add_argument('--video-ext', nargs='*', default=['mp4', 'avi', 'mkv', 'mov', 'mpg'],
+                   help='video file extensions (none to skip video files)')
+    p.add_argument('--exclude-list', help='text file of video ids to leave out')
+    p.add_argument('--min-frames', type=int, default=1, help='drop shorter videos')
+    p.add_argument('--id-from', choices=['name', 'path'], default='name')
+    p.add_argument('--source', help='source name stored in the manifest')
+    p.add_argument('--allow-gaps', action='store_true',
+                   help='keep the frames before the first missing one instead of failing')
+    args = p.parse_args(argv)
+    if not osp.isdir(args.root):
+        p.error(f'not a folder: {args.root}')
+    root = osp.abspath(args.root)
+    frame_videos, video_files = scan(root, args.frames_glob, args.video_ext, args.id_from,
+                                     args.allow_gaps)
+    exclude = set(read_id_list(args.exclude_list, 'exclude list') or ())
+    videos: List[dict] = [v for v in frame_videos if v['video_id'] not in exclude]
+    todo = [(vid, rel) for vid, rel in video_files if vid not in exclude]
+    for vid, rel in tqdm(todo, desc='counting video frames', unit='video', disable=not todo):
+        try:
+            n, fps = count_video(osp.join(root, rel))
+        except Exception as e:  # decord raises its own error types
+            raise RuntimeError(f'cannot read video {vid!r} ({osp.join(root, rel)}): {e}') from e
+        videos.append(dict(video_id=vid, video=rel, num_frames=n, fps=fps))
+    short = [v['video_id'] for v in videos if v['num_frames'] < args.min_frames]
+    videos = [v for v in videos if v['num_frames'] >= args.min_frames]
+    seen: Dict[str, str] = {}
+    for v in videos:
+        where = v.get('frame_dir') or v.get('video')
+        if v['video_id'] in seen:
+            p.error(f'duplicate video id {v["video_id"]!r} ({seen[v["video_id"]]} and {where}); '
+                    'use --id-from path')
+        seen[v['video_id']] = where
+    # factor out the most common template/offset as top-level defaults
+    tmpl = offset = None
+    if frame_videos:
+        pairs = [(v['filename_tmpl'], v['offset']) for v in videos if 'frame_dir' in v]
+        if pairs:
+            tmpl, offset = max(set(pairs), key=pairs.count)
+            for v in videos:
+                if v.get('filename_tmpl') == tmpl and v.get('offset') == offset:
+                    del v['filename_tmpl'], v['offset']
+    out_dir = osp.dirname(osp.abspath(args.out))
+    data_root = osp.relpath(root, out_dir).replace(os.sep, '/')
+    write_manifest(args.out, videos, source=args.source, data_root=data_root,
+                   filename_tmpl=tmpl, offset=offset)
+    print(f'{args.out}: {len(videos)} videos ({sum(v["num_frames"] for v in videos)} 1-fps '
+          f'frames); excluded {len(frame_videos) + len(video_files) - len(videos) - len(short)}, '
+          f'too short {len(short)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
