@@ -14,6 +14,7 @@ tubelet_size = 2
 mask_ratio = 0.75
 embed_dims = 96
 teacher_dims = 64
+token_grid = (num_frames // tubelet_size, img_size // patch_size, img_size // patch_size)
 max_epochs = 4
 
 model = dict(
@@ -29,15 +30,13 @@ model = dict(
         drop_path_rate=0.0, final_norm=True),
     pixel_decoder=dict(
         type='SurgVistaDecoder', in_dims=embed_dims, embed_dims=48, depth=2, num_heads=4,
-        out_dims=tubelet_size * patch_size * patch_size * 3, num_frames=num_frames,
-        tubelet_size=tubelet_size, img_size=img_size, patch_size=patch_size),
+        out_dims=tubelet_size * patch_size * patch_size * 3, token_grid=token_grid),
     pixel_head=dict(
         type='SurgVistaPixelHead', patch_size=patch_size, tubelet_size=tubelet_size,
         loss_weight=1.0),
     distill_decoder=dict(
         type='SurgVistaDecoder', in_dims=embed_dims, embed_dims=48, depth=1, num_heads=4,
-        out_dims=teacher_dims, num_frames=num_frames, tubelet_size=tubelet_size,
-        img_size=img_size, patch_size=patch_size),
+        out_dims=teacher_dims, token_grid=token_grid),
     distill_head=dict(type='SurgVistaDistillHead', norm_target=False, loss_weight=0.05),
     teacher=dict(
         type='SurgVistaImageTeacher', img_size=img_size, patch_size=patch_size,

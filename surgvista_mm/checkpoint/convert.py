@@ -1,0 +1,195 @@
+"""Convert published checkpoints (SurgVISTA, VideoMAE, MVD, EndoSSL) to this project's layout.
+
+Kinds and target layouts:
+
+* ``surgvista-pretrain``: ``['model']`` of a SurgVISTA pre-training run -> ``SurgVistaPretrainer``
+  (``backbone.*``, ``pixel_decoder.*`` from ``*_vid``, ``distill_decoder.*`` from ``*_img``).
+* ``surgvista-finetune``: ``['module']`` of a fine-tuned model -> ``Recognizer3D``
+  (``backbone.*``, ``cls_head.fc_norm.*``, ``cls_head.head.*``).
+* ``videomae`` / ``mvd``: encoders (optional ``encoder.`` prefix) -> ``backbone.*``; decoders and
+  classifier parts are dropped with a note.
+* ``endossl``: the image teacher -> ``SurgVistaImageTeacher`` keys (no prefix).
+
+Fixed position tables stored in a source are dropped (the model recomputes them).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import torch
+
+from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
+
+KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl')
+_ENCODER = re.compile(r'^(patch_embed\.|blocks\.|norm\.)')
+_DECODER_PREFIX = {'img': 'distill_decoder.', 'vid': 'pixel_decoder.'}
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did: ``mapped`` (source key, target key), ``dropped`` (key, reason),
+    ``missing`` (target keys the source did not provide; allowed ones only)."""
+
+    kind: str
+    source: str
+    mapped: List[Tuple[str, str]] = field(default_factory=list)
+    dropped: List[Tuple[str, str]] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f'{self.source} ({self.kind}): mapped {len(self.mapped)} tensors, '
+                 f'dropped {len(self.dropped)}']
+        lines += [f'  dropped {key}: {why}' for key, why in self.dropped]
+        lines += [f'  not in source (kept as initialised): {key}' for key in self.missing]
+        return '\n'.join(lines)
+
+
+def _map_surgvista_pretrain(key: str) -> Tuple[Optional[str], str]:
+    if key in ('pos_embed', 'pos_embed_img', 'pos_embed_vid'):
+        return None, 'fixed sin-cos table, recomputed by the model'
+    if _ENCODER.match(key):
+        return 'backbone.' + key, ''
+    match = re.match(r'^(mask_token|down|decoder)_(img|vid)(.*)$', key)
+    if match:
+        name, branch, rest = match.groups()
+        prefix = _DECODER_PREFIX[branch]
+        if name == 'mask_token' and not rest:
+            return prefix + 'mask_token', ''
+        if name == 'down':
+            return prefix + 'proj' + rest, ''
+        if name == 'decoder' and re.match(r'^\.(blocks|norm|head)\.', rest):
+            return prefix + rest[1:], ''
+    return None, 'not part of the SurgVISTA pre-training layout'
+
+
+def _map_surgvista_finetune(key: str) -> Tuple[Optional[str], str]:
+    if key == 'pos_embed':
+        return None, 'fixed sin-cos table, recomputed by the model'
+    if key.startswith(('patch_embed.', 'blocks.')):
+        return 'backbone.' + key, ''
+    if key.startswith(('fc_norm.', 'head.')):
+        return 'cls_head.' + key, ''
+    if key.startswith('norm.'):
+        return None, 'pre-training final norm, discarded for fine-tuning'
+    return None, 'not part of the SurgVISTA fine-tuning layout'
+
+
+def _map_encoder(key: str) -> Tuple[Optional[str], str]:
+    """VideoMAE / MVD encoder keys (``encoder.`` prefix already stripped)."""
+    if key == 'pos_embed':
+        return None, ("VideoMAE/MVD 1-D sin-cos table, recomputed: build the backbone with "
+                      "pos_embed_type='sincos1d_videomae'")
+    if _ENCODER.match(key):
+        return 'backbone.' + key, ''
+    if key.startswith(('fc_norm.', 'head.')):
+        return None, 'fine-tuning classifier, not part of the encoder'
+    return None, 'decoder / pre-training-only parameter, not part of the encoder'
+
+
+def _map_videomae(key: str, prefixed: bool) -> Tuple[Optional[str], str]:
+    """VideoMAE / MVD keys; with ``prefixed``, only ``encoder.*`` keys belong to the encoder."""
+    if prefixed:
+        if not key.startswith('encoder.'):
+            return None, 'decoder / pre-training-only parameter, not part of the encoder'
+        key = key[len('encoder.'):]
+    return _map_encoder(key)
+
+
+def _map_endossl(key: str) -> Tuple[Optional[str], str]:
+    if key.startswith('head.'):
+        return None, 'classifier of the image model, unused by the teacher'
+    return key, ''
+
+
+def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
+                       target: Optional[Mapping[str, torch.Size]] = None,
+                       source: str = '<state dict>') -> Tuple[Dict[str, torch.Tensor],
+                                                             ConversionReport]:
+    """Rename the tensors of ``state`` (already unwrapped) to this project's layout.
+
+    Args:
+        state: source tensors.
+        kind: one of :data:`KINDS`.
+        target: shapes of the target model's state dict; when given, unexpected keys and shape
+            mismatches raise (KeyError / ValueError naming the key and both shapes).
+            Missing keys raise too, except, for ``videomae``/``mvd``, the final ``norm``.
+        source: name used in messages.
+
+    Returns:
+        ``(converted state dict, report)``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
+    state = dict(state)
+    if kind in ('videomae', 'mvd'):
+        mapper = functools.partial(_map_videomae,
+                                   prefixed=any(k.startswith('encoder.') for k in state))
+    elif kind == 'endossl':
+        state = strip_prefix(state, 'backbone.')
+        mapper = _map_endossl
+    elif kind == 'surgvista-pretrain':
+        mapper = _map_surgvista_pretrain
+    else:
+        mapper = _map_surgvista_finetune
+    report = ConversionReport(kind=kind, source=source)
+    out: Dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new, why = mapper(key)
+        if new is None:
+            report.dropped.append((key, why))
+        else:
+            out[new] = value
+            report.mapped.append((key, new))
+    if target is not None:
+        allow = [k for k in target if k.startswith('backbone.norm.')] \
+            if kind in ('videomae', 'mvd') else []
+        report.missing = check_state_dict(out, target, source, allow_missing=allow)
+    return out, report
+
+
+def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,
+                   force: bool = False) -> None:
+    """Write ``{'state_dict': state, 'meta': meta}`` atomically (tmp file + ``os.replace``).
+
+    Raises:
+        FileExistsError: ``dst`` exists and ``force`` is False.
+    """
+    if os.path.exists(dst) and not force:
+        raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
+    folder = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.convert-', suffix='.pth', dir=folder)
+    os.close(fd)
+    try:
+        torch.save({'state_dict': {k: v.contiguous() for k, v in state.items()}, 'meta': meta},
+                   tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def convert_file(src: str, dst: str, kind: str,
+                 target: Union[None, Mapping[str, torch.Size], Callable] = None,
+                 force: bool = False) -> ConversionReport:
+    """Load ``src`` (weights_only), convert, check against ``target`` and write ``dst``.
+
+    ``target`` is a shape mapping, or a callable ``(kind, source_state) -> shapes`` (e.g.
+    :func:`surgvista_mm.checkpoint.default_target`), or None (no check).
+    """
+    from surgvista_mm.compat import load_external_weights
+    if os.path.exists(dst) and not force:
+        raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
+    state = unwrap_state_dict(load_external_weights(src), src)
+    if callable(target):
+        target = target(kind, state)
+    converted, report = convert_state_dict(state, kind, target=target, source=src)
+    meta = dict(converter='surgvista_mm.checkpoint.convert', kind=kind,
+                source=os.path.basename(src), dropped=[k for k, _ in report.dropped])
+    save_converted(converted, dst, meta, force=force)
+    return report

@@ -1,0 +1,4 @@
+"""Algorithms."""
+from .pretrainer import SurgVistaPretrainer
+
+__all__ = ['SurgVistaPretrainer']

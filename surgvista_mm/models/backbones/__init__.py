@@ -1,0 +1,4 @@
+"""Backbones."""
+from .surgvista_vit import SurgVistaViT
+
+__all__ = ['SurgVistaViT']

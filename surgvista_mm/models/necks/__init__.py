@@ -1,0 +1,4 @@
+"""Necks."""
+from .surgvista_decoder import SurgVistaDecoder
+
+__all__ = ['SurgVistaDecoder']

@@ -1,0 +1,117 @@
+"""Transformer block shared by the SurgVISTA encoder and both decoders.
+
+Parameter layout (kept for checkpoint compatibility with the published models): ``norm1``,
+``attn.qkv`` (Linear without bias) plus ``attn.q_bias`` / ``attn.v_bias`` (the k bias is zero),
+``attn.proj``, ``norm2``, ``mlp.fc1`` / ``mlp.fc2``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from timm.layers import DropPath, Mlp
+from torch import nn
+
+
+class QVBiasAttention(nn.Module):
+    """Multi-head self-attention with a bias on q and v only.
+
+    Args:
+        embed_dims: channel count ``C``.
+        num_heads: number of heads; ``C`` must be divisible by it.
+        qkv_bias: learn ``q_bias`` and ``v_bias`` (k bias is always zero).
+        attn_drop: dropout on attention weights (training only).
+        proj_drop: dropout after the output projection.
+        fused_attn: use ``F.scaled_dot_product_attention``; False runs the explicit
+            softmax(q k^T * scale) v reference path.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, fused_attn: bool = True) -> None:
+        super().__init__()
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = self.head_dims ** -0.5
+        self.fused_attn = fused_attn
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=False)
+        if qkv_bias:
+            self.q_bias = nn.Parameter(torch.zeros(embed_dims))
+            self.v_bias = nn.Parameter(torch.zeros(embed_dims))
+        else:
+            self.q_bias = None
+            self.v_bias = None
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, N, C]`` -> ``[B, N, C]``."""
+        batch, num_tokens, channels = x.shape
+        bias = None
+        if self.q_bias is not None:
+            bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+        qkv = F.linear(x, self.qkv.weight, bias)
+        qkv = qkv.reshape(batch, num_tokens, 3, self.num_heads, self.head_dims)
+        qkv = qkv.permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # [B, heads, N, head_dims] each
+        drop = self.attn_drop if self.training else 0.0
+        if self.fused_attn:
+            x = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1)
+            attn = F.dropout(attn.softmax(dim=-1), p=drop)
+            x = attn @ v
+        x = x.transpose(1, 2).reshape(batch, num_tokens, channels)
+        return self.proj_drop(self.proj(x))
+
+
+class SurgVistaBlock(nn.Module):
+    """Pre-norm transformer block: ``x + DropPath(Attn(LN(x)))``, ``x + DropPath(MLP(LN(x)))``.
+
+    Args:
+        embed_dims: channel count ``C``.
+        num_heads: attention heads.
+        mlp_ratio: hidden width of the MLP as a multiple of ``C``.
+        qkv_bias: learn q/v biases.
+        drop_rate: dropout after the attention projection and in the MLP.
+        attn_drop_rate: dropout on attention weights.
+        drop_path_rate: stochastic depth probability of this block.
+        norm_eps: LayerNorm epsilon.
+        fused_attn: use fused scaled-dot-product attention.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
+                 drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
+                 fused_attn: bool = True) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = QVBiasAttention(embed_dims, num_heads, qkv_bias=qkv_bias,
+                                    attn_drop=attn_drop_rate, proj_drop=drop_rate,
+                                    fused_attn=fused_attn)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.mlp = Mlp(in_features=embed_dims, hidden_features=int(embed_dims * mlp_ratio),
+                       act_layer=nn.GELU, drop=drop_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B, N, C]`` -> ``[B, N, C]``."""
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def init_vit_weights(module: nn.Module) -> None:
+    """ViT initialisation (use with ``module.apply``): xavier-uniform Linear weights with zero
+    bias, unit/zero LayerNorm; the 3-D patch embedding is initialised like a Linear layer."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.Conv2d, nn.Conv3d)):
+        nn.init.xavier_uniform_(module.weight.view(module.weight.shape[0], -1))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
