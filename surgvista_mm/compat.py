@@ -107,8 +107,12 @@ def init_cpu_distributed(backend: str = 'gloo') -> bool:
 
 
 def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> Dict[str, Any]:
-    """Wrapper config for DDP on CPU: ``MMDistributedDataParallel`` without ``device_ids``."""
-    return dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+    """Wrapper config for DDP on CPU: ``MMDistributedDataParallel`` with ``device_ids=None``.
+
+    mmengine fills ``device_ids=[LOCAL_RANK]`` as a *default* argument for DDP wrappers, so an
+    explicit ``None`` here overrides it.
+    """
+    return dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
                 find_unused_parameters=find_unused_parameters)
 
 

@@ -58,11 +58,11 @@ def main() -> None:
     args = parse_args()
     cfg = build_cfg(args)
     note = patch_runner_cfg_for_device(cfg, args.launcher)
-    from surgvista_mm.engine.runner import RUNNERS
-    runner = RUNNERS.build(cfg) if cfg.get('runner_type') else \
-        surgvista_mm.engine.SurgVistaRunner.from_cfg(cfg)
+    from surgvista_mm.engine.runner import RUNNERS, SurgVistaRunner
+    runner = RUNNERS.build(cfg) if cfg.get('runner_type') else SurgVistaRunner.from_cfg(cfg)
     if note:
         runner.logger.info(note)
+    runner.logger.info(f'world size: {runner.world_size} (rank {runner.rank})')
     runner.train()
 
 

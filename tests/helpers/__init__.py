@@ -1,0 +1,1 @@
+"""Test-only helpers importable by configs through custom_imports (tests.helpers.*)."""
