@@ -3,11 +3,18 @@
 Importing the package registers every module in the ``surgvista_mm`` registry scope. Use it from
 any config with ``custom_imports=dict(imports=['surgvista_mm'], allow_failed_imports=False)``.
 """
-from .compat import ensure_mmaction_drn
+from .compat import ensure_mmaction_drn, silence_mmcv_lite_warning
 
 ensure_mmaction_drn()  # must precede any import of mmaction.models (upstream #2714)
+silence_mmcv_lite_warning()
 
 from .version import __version__  # noqa: E402
+
+# Register mmaction2's own modules, the parent scope this plugin falls back to: mmengine's
+# registries do not import a parent's locations, so without this a plain ``type='Resize'`` in
+# the surgvista_mm scope would resolve to mmcv's image ``Resize`` (which ignores clips).
+import mmaction.datasets  # noqa: E402,F401
+import mmaction.models  # noqa: E402,F401
 from . import registry  # noqa: E402,F401
 from . import models, datasets, evaluation, engine  # noqa: E402,F401
 

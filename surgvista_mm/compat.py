@@ -18,6 +18,9 @@ and only acts where the upstream defect is actually present.
 4. mmengine wraps models in DDP with ``device_ids=[LOCAL_RANK]``, which DDP rejects for CPU
    modules. :func:`cpu_model_wrapper_cfg` gives the wrapper config that leaves ``device_ids``
    unset.
+5. mmcv-lite warns on import that ``MultiScaleDeformableAttention`` (a compiled op) is missing,
+   although no module of this project needs it; :func:`silence_mmcv_lite_warning` filters that
+   one message (and nothing else).
 """
 from __future__ import annotations
 
@@ -63,6 +66,12 @@ def ensure_mmaction_drn() -> bool:
     sys.modules[_DRN_MODULE] = package
     sys.modules[_DRN_MODULE + '.drn'] = module
     return True
+
+
+def silence_mmcv_lite_warning() -> None:
+    """Ignore mmcv-lite's import-time warning about its missing compiled op (item 5)."""
+    import warnings
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 
 def load_external_weights(path: str, map_location: str | torch.device = 'cpu') -> Any:

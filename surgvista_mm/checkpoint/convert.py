@@ -9,6 +9,10 @@ Kinds and target layouts:
 * ``videomae`` / ``mvd``: encoders (optional ``encoder.`` prefix) -> ``backbone.*``; decoders and
   classifier parts are dropped with a note.
 * ``endossl``: the image teacher -> ``SurgVistaImageTeacher`` keys (no prefix).
+* ``surgvista-mm``: a checkpoint written by *this project's own* pre-training run (mmengine
+  format) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. Such files
+  pickle mmengine objects, so they are read with the trusted loader and only when the caller
+  says the file is their own (``trusted=True`` / ``--trust-own-checkpoint``).
 
 Fixed position tables stored in a source are dropped (the model recomputes them).
 """
@@ -25,7 +29,8 @@ import torch
 
 from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 
-KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl')
+KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl',
+         'surgvista-mm')
 _ENCODER = re.compile(r'^(patch_embed\.|blocks\.|norm\.)')
 _DECODER_PREFIX = {'img': 'distill_decoder.', 'vid': 'pixel_decoder.'}
 
@@ -106,6 +111,12 @@ def _map_endossl(key: str) -> Tuple[Optional[str], str]:
     return key, ''
 
 
+def _map_own(key: str) -> Tuple[Optional[str], str]:
+    if key.startswith('backbone.'):
+        return key, ''
+    return None, 'pre-training decoder / head, not part of the backbone'
+
+
 def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
                        target: Optional[Mapping[str, torch.Size]] = None,
                        source: str = '<state dict>') -> Tuple[Dict[str, torch.Tensor],
@@ -134,6 +145,8 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
         mapper = _map_endossl
     elif kind == 'surgvista-pretrain':
         mapper = _map_surgvista_pretrain
+    elif kind == 'surgvista-mm':
+        mapper = _map_own
     else:
         mapper = _map_surgvista_finetune
     report = ConversionReport(kind=kind, source=source)
@@ -147,7 +160,7 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
             report.mapped.append((key, new))
     if target is not None:
         allow = [k for k in target if k.startswith('backbone.norm.')] \
-            if kind in ('videomae', 'mvd') else []
+            if kind in ('videomae', 'mvd', 'surgvista-mm') else []
         report.missing = check_state_dict(out, target, source, allow_missing=allow)
     return out, report
 
@@ -176,16 +189,28 @@ def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,
 
 def convert_file(src: str, dst: str, kind: str,
                  target: Union[None, Mapping[str, torch.Size], Callable] = None,
-                 force: bool = False) -> ConversionReport:
+                 force: bool = False, trusted: bool = False) -> ConversionReport:
     """Load ``src`` (weights_only), convert, check against ``target`` and write ``dst``.
 
     ``target`` is a shape mapping, or a callable ``(kind, source_state) -> shapes`` (e.g.
-    :func:`surgvista_mm.checkpoint.default_target`), or None (no check).
+    :func:`surgvista_mm.checkpoint.default_target`), or None (no check). ``trusted`` is required
+    for (and only used by) kind ``surgvista-mm``: the file is the caller's own training
+    checkpoint, which cannot be read with ``weights_only=True``.
     """
-    from surgvista_mm.compat import load_external_weights
+    from surgvista_mm.compat import load_external_weights, load_trusted_checkpoint
     if os.path.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
-    state = unwrap_state_dict(load_external_weights(src), src)
+    if kind == 'surgvista-mm':
+        if not trusted:
+            raise ValueError(f'{src}: kind surgvista-mm reads a training checkpoint of your own '
+                             'run, which pickles mmengine objects; confirm it is yours with '
+                             'trusted=True (--trust-own-checkpoint)')
+        if not os.path.isfile(src):
+            raise FileNotFoundError(f'checkpoint not found: {src!r}')
+        raw = load_trusted_checkpoint(src)
+    else:
+        raw = load_external_weights(src)
+    state = unwrap_state_dict(raw, src)
     if callable(target):
         target = target(kind, state)
     converted, report = convert_state_dict(state, kind, target=target, source=src)

@@ -48,7 +48,7 @@ def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
         shapes.update(_shapes(_build(dict(type='SurgVistaClsHead', num_classes=num_classes)),
                               'cls_head.'))
         return shapes
-    if kind in ('videomae', 'mvd'):
+    if kind in ('videomae', 'mvd', 'surgvista-mm'):
         return _shapes(_build(backbone), 'backbone.')
     return _shapes(_build(dict(type='SurgVistaImageTeacher')))
 
@@ -62,7 +62,7 @@ def target_from_config(config: str, kind: str) -> Dict[str, torch.Size]:
     model_cfg = Config.fromfile(config).model
     if kind in ('surgvista-pretrain', 'surgvista-finetune'):
         return _shapes(_build(model_cfg))
-    if kind in ('videomae', 'mvd'):
+    if kind in ('videomae', 'mvd', 'surgvista-mm'):
         return _shapes(_build(model_cfg['backbone']), 'backbone.')
     if kind == 'endossl':
         if model_cfg.get('teacher') is None:

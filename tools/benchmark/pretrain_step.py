@@ -53,6 +53,10 @@ def run_variant(name: str, steps: int, batch: int, device_name: str, config: str
     init_default_scope('surgvista_mm')
     model_cfg = cfg.model
     model_cfg.teacher.checkpoint = None  # random weights: the timing does not depend on them
+    # the teacher runs under its own autocast switch: on for the bf16 variants only
+    model_cfg.teacher.autocast = dtype_name is not None
+    if dtype_name:
+        model_cfg.teacher.autocast_dtype = dtype_name
     for key in ('backbone', 'pixel_decoder', 'distill_decoder'):
         model_cfg[key]['fused_attn'] = fused
     model = MODELS.build(model_cfg).to(device)
@@ -94,7 +98,7 @@ def run_variant(name: str, steps: int, batch: int, device_name: str, config: str
     teacher_s = float('nan')
     teacher = getattr(model, 'teacher', None)
     if teacher is not None:
-        with torch.no_grad(), autocast:
+        with torch.no_grad():  # the teacher applies its own autocast setting
             teacher(data['inputs'])
             _sync(device)
             start = time.perf_counter()
@@ -144,6 +148,8 @@ def main() -> None:
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f'\nSurgVISTA pre-training step, ViT-B 16x224^2 + ViT-L/16 teacher, batch {args.batch},'
           f' {rows[0]["device"]}, {rows[0]["memory"]}')
+    print('unfused = explicit softmax(QK^T)V in the student and decoders; the teacher always '
+          'uses fused attention')
     print(f'{"variant":<14}{"s/step":>9}{"clips/s":>9}{"teacher s":>11}{"teacher %":>11}'
           f'{"peak MiB":>10}')
     for r in rows:

@@ -1,4 +1,6 @@
 """Data transforms of surgvista_mm (imported for their registration)."""
+from .augment import (PackSurgVistaClipInputs, VideoFlip, VideoRandAugment,  # noqa: F401
+                      VideoRandomErasing, VideoRandomResizedCrop)
 from .crop import TSNMultiScaleCrop
 from .formatting import PackSurgVistaInputs
 from .loading import SurgicalFrameLoader

@@ -1,0 +1,93 @@
+# A tiny fine-tuning run on the generated demo data, for the CPU (a few minutes):
+#   python tools/make_demo_data.py --out data/demo
+#   python tools/train.py configs/finetune/surgvista_demo_phase.py --work-dir work_dirs/demo_ft
+# The fine-tuning recipe of spec section 7 at toy size: the demo pre-training backbone layout
+# (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16, 96 wide x 2 blocks,
+# 4 heads) without final norm, the SurgVISTA head, the video-consistent train augmentations,
+# mixup/cutmix + label smoothing, layer-wise LR decay, and the 7 Cholec80-style demo phases.
+# Train on splits/train.txt, validate and test on splits/test.txt (a demo: there is no third
+# split) with the relaxed Cholec80 protocol at 1 fps. The encoder starts from random weights; set
+# model.backbone.init_cfg=dict(type='Pretrained', checkpoint=PATH) to start from a converted
+# checkpoint of the same size.
+_base_ = [
+    '../_base_/models/surgvista_vitb_finetune.py',
+    '../_base_/default_runtime.py',
+]
+
+data_root = 'data/demo'
+num_frames = 8
+img_size = 64
+embed_dims = 96
+num_classes = 7
+max_epochs = 4
+warmup_epochs = 1
+base_lr = 1e-3  # toy run: larger than 5e-4 x 8 / 64 so that it moves in a few epochs
+min_lr = 1e-6
+
+model = dict(
+    backbone=dict(img_size=img_size, num_frames=num_frames, embed_dims=embed_dims, depth=2,
+                  num_heads=4, drop_path_rate=0.1, init_cfg=None),
+    cls_head=dict(num_classes=num_classes, in_channels=embed_dims),
+    data_preprocessor=dict(blending=dict(augments=[
+        dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+        dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes),
+    ])))
+
+train_pipeline = [
+    dict(type='SurgicalFrameLoader'),
+    dict(type='VideoRandAugment', config_str='rand-m7-n4-mstd0.5', interpolation='bicubic'),
+    dict(type='VideoRandomResizedCrop', size=img_size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)),
+    dict(type='VideoFlip', flip_ratio=0.5),
+    dict(type='VideoRandomErasing', p=0.25, mode='pixel'),
+    dict(type='PackSurgVistaClipInputs'),
+]
+test_pipeline = [
+    dict(type='SurgicalFrameLoader'),
+    dict(type='mmaction.Resize', scale=(img_size, img_size), keep_ratio=False,
+         interpolation='bilinear'),
+    dict(type='PackSurgVistaClipInputs'),
+]
+_dataset = dict(type='SurgicalPhaseDataset', data_root=data_root,
+                manifest='manifests/demo_frames.json', label_dir='phase_annotations',
+                label_fps=25, clip_len=num_frames, frame_interval=4, seed=0)
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=True,
+    sampler=dict(type='SurgVistaEpochSampler', shuffle=True),
+    dataset=dict(_dataset, include='splits/train.txt', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(_dataset, include='splits/test.txt', pipeline=test_pipeline, test_mode=True))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=num_classes, relaxation='matlab',
+                     transition_rule='cholec80', fps=1)
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    type='OptimWrapper',  # fp32 on the CPU
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    constructor='SurgVistaOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=0.75,
+                       no_decay_keys=('pos_embed', 'mask_token', 'cls_token')),
+    clip_grad=None)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, end_factor=1.0, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=min_lr / base_lr,
+         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=1, max_keep_ckpts=1, save_last=True,
+                    save_best='phase/cholec80-matlab/accuracy', rule='greater'))
