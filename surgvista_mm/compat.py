@@ -21,6 +21,10 @@ and only acts where the upstream defect is actually present.
 5. mmcv-lite warns on import that ``MultiScaleDeformableAttention`` (a compiled op) is missing,
    although no module of this project needs it; :func:`silence_mmcv_lite_warning` filters that
    one message (and nothing else).
+6. mmengine's ``AmpOptimWrapper`` asserts a GPU at construction, so the bf16 configs cannot run
+   on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` for
+   ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
+   with a clear message.
 """
 from __future__ import annotations
 
@@ -125,14 +129,31 @@ def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> Dict[str, Any
                 find_unused_parameters=find_unused_parameters)
 
 
-def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
-    """Adapt a config for a CPU-only distributed launch (items 3 and 4). Returns a note or None."""
-    if launcher == 'none' or torch.cuda.is_available():
+def adapt_optim_wrapper_for_cpu(cfg: Any) -> Optional[str]:
+    """Item 6: make a bf16 ``AmpOptimWrapper`` config runnable without CUDA. Returns a note."""
+    wrapper = cfg.get('optim_wrapper')
+    if torch.cuda.is_available() or not wrapper or wrapper.get('type') != 'AmpOptimWrapper':
         return None
-    if init_cpu_distributed():
+    dtype = wrapper.get('dtype')
+    if dtype not in ('bfloat16', 'bf16'):
+        raise ValueError(f'optim_wrapper: AmpOptimWrapper with dtype={dtype!r} (fp16 with loss '
+                         'scaling) needs a GPU; on this machine use dtype="bfloat16" or '
+                         'type="OptimWrapper"')
+    wrapper.pop('loss_scale', None)
+    wrapper.update(type='SurgVistaAutocastOptimWrapper', dtype='bfloat16')
+    return 'no CUDA: bf16 AmpOptimWrapper replaced by SurgVistaAutocastOptimWrapper (CPU autocast)'
+
+
+def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
+    """Adapt a config to a machine without CUDA (items 3, 4 and 6). Returns a note or None."""
+    if torch.cuda.is_available():
+        return None
+    notes = [adapt_optim_wrapper_for_cpu(cfg)]
+    if launcher != 'none' and init_cpu_distributed():
         wrapper = cfg.get('model_wrapper_cfg') or {}
         if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
             cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(
                 wrapper.get('find_unused_parameters', False))
-        return 'initialised a gloo process group (no CUDA on this machine)'
-    return None
+        notes.append('initialised a gloo process group (no CUDA on this machine)')
+    notes = [n for n in notes if n]
+    return '; '.join(notes) if notes else None

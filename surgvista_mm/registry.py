@@ -15,6 +15,7 @@ from mmaction.registry import HOOKS as MMACTION_HOOKS
 from mmaction.registry import METRICS as MMACTION_METRICS
 from mmaction.registry import MODELS as MMACTION_MODELS
 from mmaction.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMACTION_OPTIM_WRAPPER_CONSTRUCTORS
+from mmaction.registry import OPTIM_WRAPPERS as MMACTION_OPTIM_WRAPPERS
 from mmaction.registry import TRANSFORMS as MMACTION_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -35,6 +36,8 @@ HOOKS = Registry('hook', parent=MMACTION_HOOKS, scope=SCOPE,
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMACTION_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
     locations=['surgvista_mm.engine'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMACTION_OPTIM_WRAPPERS, scope=SCOPE,
+                          locations=['surgvista_mm.engine'])
 
-__all__ = ['SCOPE', 'MODELS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'METRICS', 'HOOKS',
+__all__ = ['SCOPE', 'OPTIM_WRAPPERS', 'MODELS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'METRICS', 'HOOKS',
            'OPTIM_WRAPPER_CONSTRUCTORS']

@@ -100,3 +100,26 @@ def test_non_finite_hook_raises_after_interval():
     runner.iter = 2
     with pytest.raises(NonFiniteLossError, match='iteration 3'):
         hook.after_train_iter(runner, 2, outputs={'loss': torch.tensor(1.0)})
+
+
+def test_bf16_amp_config_runs_on_cpu():
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+
+    from surgvista_mm.compat import adapt_optim_wrapper_for_cpu
+    if torch.cuda.is_available():
+        pytest.skip('the swap only happens without CUDA')
+    cfg = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='bfloat16',
+                                         accumulative_counts=2, loss_scale='dynamic',
+                                         optimizer=dict(type='AdamW', lr=1e-3))))
+    assert 'SurgVistaAutocastOptimWrapper' in adapt_optim_wrapper_for_cpu(cfg)
+    init_default_scope('surgvista_mm')
+    model = nn.Linear(4, 4)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    fp16 = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='float16',
+                                          optimizer=dict(type='AdamW', lr=1e-3))))
+    with pytest.raises(ValueError, match='needs a GPU'):
+        adapt_optim_wrapper_for_cpu(fp16)

@@ -137,3 +137,19 @@ def test_checkpoints_are_written_atomically(tmp_path, demo_root):
     assert (work / 'epoch_1.pth').is_file()
     assert not glob.glob(str(work / '.*.tmp'))
     assert (work / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+
+
+def test_train_py_bf16_amp_config_on_cpu(tmp_path, demo_root):
+    """tools/train.py runs a bf16 AmpOptimWrapper config on a machine without CUDA."""
+    cfg = _write_cfg(tmp_path / 'bf16.py', demo_root, 1)
+    work = tmp_path / 'bf16'
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work),
+         '--cfg-options', 'optim_wrapper.type=AmpOptimWrapper', 'optim_wrapper.dtype=bfloat16'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'SurgVistaAutocastOptimWrapper' in log
+    ckpt = load_trusted_checkpoint(str(work / 'epoch_1.pth'))
+    assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values())

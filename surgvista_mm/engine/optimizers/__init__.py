@@ -1,4 +1,5 @@
-"""Optimizer wrapper constructors."""
+"""Optimizer wrappers and their constructors."""
+from .autocast_wrapper import SurgVistaAutocastOptimWrapper
 from .constructor import SurgVistaOptimWrapperConstructor
 
-__all__ = ['SurgVistaOptimWrapperConstructor']
+__all__ = ['SurgVistaAutocastOptimWrapper', 'SurgVistaOptimWrapperConstructor']
