@@ -17,12 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)  # run from a clone too
 
 from surgvista_mm.evaluation.functional.phase import (  # noqa: E402
-    PROTOCOLS, aggregate_relaxed, aggregate_unrelaxed, compute_phase_stats, phase_bootstrap_ci,
-    phase_summary)
-from surgvista_mm.evaluation.phase_files import load_phase_dirs, read_class_names  # noqa: E402
+    PROTOCOLS, phase_bootstrap_ci)
+from surgvista_mm.evaluation.phase_eval import (  # noqa: E402
+    PhaseDirEvaluation, evaluate_phase_dirs, per_phase_std_over_videos)
+from surgvista_mm.evaluation.phase_files import read_class_names  # noqa: E402
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
-
-_FIXED_K = {'cholec80': 7, 'm2cai16': 8}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -41,46 +40,51 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'videos for 95%% confidence intervals (0: none; the paper uses 1000)')
     parser.add_argument('--seed', type=int, default=0, help='bootstrap seed')
     parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--plot', metavar='OUT.png', help='also draw per-video ground-truth / '
+                        'prediction ribbons and the per-phase Jaccard bars into this image')
     return parser.parse_args(argv)
-
-
-def _num_classes(args: argparse.Namespace, rule: str, relaxation: str,
-                 names: Optional[List[str]]) -> Optional[int]:
-    if names is not None:
-        return len(names)
-    if args.num_classes is not None:
-        return args.num_classes
-    return _FIXED_K.get(rule) if relaxation != 'none' else None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    relaxation, rule = PROTOCOLS[args.protocol]
     try:
-        if relaxation != 'none' and args.fps is None:
-            raise ValueError(f'--fps is required for the {args.protocol} protocol')
         names = read_class_names(args.classes) if args.classes else None
-        k = _num_classes(args, rule, relaxation, names)
-        videos, gts, preds = load_phase_dirs(args.gt_dir, args.pred_dir, names, k)
-        if k is None:
-            k = max(int(max(g.max(), p.max())) for g, p in zip(gts, preds)) + 1
-        stats = compute_phase_stats(gts, preds, k, relaxation, rule, args.fps, video_ids=videos)
+        evaluation = evaluate_phase_dirs(args.gt_dir, args.pred_dir, args.protocol, args.fps,
+                                         names, args.num_classes)
     except (OSError, ValueError) as err:
         print(f'eval_phase: error: {err}', file=sys.stderr)
         return 2
-    result = phase_summary({
-        'protocol': stats.protocol, 'videos': videos, 'num_classes': k,
-        'unrelaxed': aggregate_unrelaxed(stats),
-        'relaxed': None if stats.relaxed is None else aggregate_relaxed(stats)})
-    result.update(num_classes=k, fps=args.fps,
-                  classes=names if names is not None else [str(i) for i in range(k)])
+    result = evaluation.summary
     if args.bootstrap:
-        result['ci95'] = phase_bootstrap_ci(stats, args.bootstrap, args.seed)
+        result['ci95'] = phase_bootstrap_ci(evaluation.stats, args.bootstrap, args.seed)
     _print_report(result)
     if args.out:
         write_json_atomic(result, args.out)
         print(f'written {args.out}')
+    if args.plot:
+        try:
+            _plot(evaluation, args.plot)
+        except (OSError, ValueError) as err:
+            print(f'eval_phase: error: cannot write the plot {args.plot}: {err}',
+                  file=sys.stderr)
+            return 2
+        print(f'written {args.plot}')
     return 0
+
+
+def _plot(evaluation: PhaseDirEvaluation, path: str) -> None:
+    """Ribbons per video and per-phase Jaccard bars (matplotlib is imported only here)."""
+    from surgvista_mm.visualization import plot_phase_ribbons, save_figure
+
+    res = evaluation.summary
+    title = (f'{res["protocol"]}: Jaccard {res["jaccard"]:.2f}, accuracy {res["accuracy"]:.2f} '
+             f'({len(evaluation.videos)} videos, percent)')
+    fig = plot_phase_ribbons(dict(zip(evaluation.videos, evaluation.gts)),
+                             dict(zip(evaluation.videos, evaluation.preds)),
+                             evaluation.class_names, res['per_phase_jaccard'], title,
+                             per_phase_jaccard_std=per_phase_std_over_videos(evaluation.stats),
+                             fps=res['fps'])
+    save_figure(fig, path)
 
 
 def _print_report(res: dict) -> None:
