@@ -26,6 +26,7 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) tools/make_demo_data.py --out $(DEMO_DIR)
 	$(PY) tools/train.py configs/pretrain/surgvista_demo.py --work-dir $(DEMO_WORK) --resume
+	$(PY) tools/analysis/plot_training_log.py $(DEMO_WORK) --out $(DEMO_WORK)/curves.png
 
 test: install
 	$(PY) -m pytest tests -q
