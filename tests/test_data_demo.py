@@ -1,6 +1,5 @@
 """tools/make_demo_data.py: layout, determinism, idempotence, teacher checkpoint."""
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,18 +8,14 @@ import pytest
 import torch
 
 from surgvista_mm.datasets.manifest import load_manifest
+from tests.helpers.tools import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARGS = ['--videos', '3', '--frames', '12', '--size', '32', '--no-progress']
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(ROOT, 'tools', 'make_demo_data.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('make_demo_data')
 
 
 def test_layout_and_labels(tool, tmp_path):

@@ -1,5 +1,4 @@
 """Fine-tuning datasets: online phase recognition and CholecT50 triplets."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,19 +13,11 @@ from surgvista_mm.datasets import CHOLEC80_PHASES, read_phase_file, read_triplet
 from surgvista_mm.datasets.cholect50_dataset import challenge_split
 from surgvista_mm.registry import DATASETS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(ROOT, 'tools', 'make_demo_data.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = str(tmp_path_factory.mktemp('demo'))
-    assert mod.main(['--out', out, '--videos', '3', '--frames', '20', '--size', '32',
-                     '--web-videos', '0', '--no-progress']) == 0
-    return out
+def demo(make_demo):
+    return make_demo('--videos', '3', '--frames', '20', '--size', '32', '--web-videos', '0',
+                     '--no-progress')
 
 
 def test_read_phase_file_formats(tmp_path):

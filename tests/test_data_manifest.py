@@ -1,5 +1,4 @@
 """Manifests, id lists, the 1-fps mapping of video files and tools/build_manifest.py."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -7,24 +6,13 @@ import pytest
 
 from surgvista_mm.datasets.manifest import (load_manifest, native_index, num_frames_at_1fps,
                                             read_id_list, write_manifest)
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.helpers.tools import load_tool
 
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('demo'))
-    assert _tool('make_demo_data').main(['--out', out, '--videos', '3', '--frames', '24',
-                                         '--size', '32', '--web-fps', '2.5',
-                                         '--no-progress']) == 0
-    return out
+def demo(make_demo):
+    return make_demo('--videos', '3', '--frames', '24', '--size', '32', '--web-fps', '2.5',
+                     '--no-progress')
 
 
 def test_native_index_and_count():
@@ -93,7 +81,7 @@ def test_read_id_list(tmp_path):
 
 
 def test_infer_frame_template():
-    infer = _tool('build_manifest').infer_frame_template
+    infer = load_tool('build_manifest').infer_frame_template
     assert infer(['img_00001.jpg', 'img_00002.jpg'])[:2] == ('img_{:05d}.jpg', 1)
     assert infer(['000000.jpg', '000001.jpg'])[:2] == ('{:06d}.jpg', 0)
     assert infer(['2.jpg', '10.jpg', '1.jpg'])[:2] == ('{:d}.jpg', 1)
@@ -105,7 +93,7 @@ def test_infer_frame_template():
 def test_build_manifest_on_demo_tree(demo, tmp_path):
     out = str(tmp_path / 'manifests' / 'all.json')
     excl = osp.join(demo, 'splits', 'test.txt')
-    assert _tool('build_manifest').main([demo, '--out', out, '--exclude-list', excl]) == 0
+    assert load_tool('build_manifest').main([demo, '--out', out, '--exclude-list', excl]) == 0
     entries = {e.video_id: e for e in load_manifest(out)}
     assert sorted(entries) == ['video01', 'video02', 'web01']  # video03 is the test video
     assert entries['video01'].num_frames == 24
@@ -124,7 +112,7 @@ def test_build_manifest_gaps(tmp_path):
     d.mkdir(parents=True)
     for k in (1, 2, 4):
         (d / f'img_{k:05d}.jpg').write_bytes(b'x')
-    tool = _tool('build_manifest')
+    tool = load_tool('build_manifest')
     out = str(tmp_path / 'm.json')
     with pytest.raises(ValueError, match='frame 3 is missing'):
         tool.main([str(tmp_path / 'data'), '--out', out])

@@ -1,5 +1,4 @@
 """SurgicalPretrainDataset, SurgVistaEpochSampler and the full pre-training pipeline."""
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -14,20 +13,13 @@ import surgvista_mm  # noqa: F401  (registers the modules)
 from surgvista_mm.datasets import causal_clip_indices
 from surgvista_mm.registry import DATA_SAMPLERS, DATASETS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FRAMES, SIZE = 24, 32
 
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(ROOT, 'tools', 'make_demo_data.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = str(tmp_path_factory.mktemp('demo'))
-    assert mod.main(['--out', out, '--videos', '3', '--frames', str(FRAMES), '--size',
-                     str(SIZE), '--web-fps', '2.5', '--no-progress']) == 0
-    return out
+def demo(make_demo):
+    return make_demo('--videos', '3', '--frames', str(FRAMES), '--size', str(SIZE),
+                     '--web-fps', '2.5', '--no-progress')
 
 
 def pipeline(size=32, clip_len=16):

@@ -1,4 +1,5 @@
 """Registered metrics: rank independence, a Runner validation run, CVS and action metrics."""
+import json
 import logging
 
 import numpy as np
@@ -12,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from surgvista_mm.evaluation.functional import cvs_consensus, phase_metrics
 from surgvista_mm.registry import METRICS
+from tests.helpers.tools import load_tool
 
 
 def _phase_samples(seed=0, videos=('video2', 'video10', 'video1'), n=37, k=4):
@@ -189,14 +191,7 @@ def test_metric_as_val_evaluator_in_runner(tmp_path):
 
 
 def test_eval_cvs_cli(tmp_path, capsys):
-    import importlib.util
-    import json
-    import os
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        'eval_cvs', os.path.join(root, 'tools', 'analysis', 'eval_cvs.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('analysis/eval_cvs')
     rng = np.random.default_rng(0)
     np.savez(tmp_path / 'p.npz', targets=rng.integers(0, 2, (30, 3, 3)),
              scores=rng.random((30, 3)), video_ids=np.repeat(np.arange(3), 10))

@@ -1,5 +1,4 @@
 """Phase metrics: golden parity with the MATLAB script, hand-computed cases, sklearn, the CLI."""
-import importlib.util
 import json
 import os
 import shutil
@@ -12,17 +11,9 @@ from surgvista_mm.evaluation.functional import (compute_phase_stats, paired_wilc
                                                 phase_bootstrap_ci, phase_metrics,
                                                 phase_summary, relax_diff, transition_accepts)
 from surgvista_mm.evaluation.phase_files import PhaseFileError, load_phase_dirs
+from tests.helpers.tools import load_tool
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'golden_phase')
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize('folder,protocol', [('cholec80', 'cholec80-matlab'),
@@ -30,8 +21,9 @@ def _load_tool(name):
 def test_cli_reproduces_matlab_golden(tmp_path, capsys, folder, protocol):
     base = os.path.join(DATA, folder)
     out = tmp_path / 'res.json'
-    rc = _load_tool('eval_phase').main(['--gt-dir', f'{base}/gt', '--pred-dir', f'{base}/pred',
-                                        '--protocol', protocol, '--fps', '1', '--out', str(out)])
+    rc = load_tool('analysis/eval_phase').main(['--gt-dir', f'{base}/gt', '--pred-dir',
+                                                f'{base}/pred', '--protocol', protocol, '--fps',
+                                                '1', '--out', str(out)])
     assert rc == 0
     assert protocol in capsys.readouterr().out
     res = json.loads(out.read_text())
@@ -191,7 +183,7 @@ def _copy(tmp_path):
 
 
 def test_cli_errors_name_file_and_line(tmp_path, capsys):
-    tool = _load_tool('eval_phase')
+    tool = load_tool('analysis/eval_phase')
     gt, pred = _copy(tmp_path)
     args = ['--gt-dir', str(gt), '--pred-dir', str(pred), '--protocol', 'cholec80-matlab']
     assert tool.main(args) == 2
@@ -221,7 +213,7 @@ def test_cli_errors_name_file_and_line(tmp_path, capsys):
 
 
 def test_cli_class_names_and_unrelaxed(tmp_path):
-    tool = _load_tool('eval_phase')
+    tool = load_tool('analysis/eval_phase')
     names = ['Prep', 'Calot', 'Clip', 'Dissect', 'Pack', 'Clean', 'Retract']
     for sub in ('gt', 'pred'):
         (tmp_path / sub).mkdir()

@@ -1,5 +1,4 @@
 """Triplet AP: golden parity (ivtmetrics 0.1.5 on scikit-learn 1.5.2), sklearn, absent classes."""
-import importlib.util
 import json
 import os
 import warnings
@@ -11,23 +10,15 @@ from sklearn.metrics import average_precision_score
 from surgvista_mm.evaluation.functional import (COMPONENTS, average_precision,
                                                 component_classes, load_triplet_map,
                                                 single_label_metrics, triplet_metrics)
+from tests.helpers.tools import load_tool
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'golden_triplet')
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_cli_reproduces_golden(tmp_path, capsys):
     out = tmp_path / 'res.json'
-    assert _load_tool('eval_triplet').main([os.path.join(DATA, 'triplet_dev.npz'),
-                                            '--out', str(out)]) == 0
+    assert load_tool('analysis/eval_triplet').main([os.path.join(DATA, 'triplet_dev.npz'),
+                                                    '--out', str(out)]) == 0
     assert 'AP_IVT' in capsys.readouterr().out
     res = json.loads(out.read_text())
     expected = json.load(open(os.path.join(DATA, 'triplet_dev.json')))
@@ -98,7 +89,7 @@ def test_custom_map_and_null_classes(tmp_path, capsys):
     with pytest.raises(ValueError, match='explicitly'):
         triplet_metrics(targets, scores, np.zeros(30), mapping)
     np.savez(tmp_path / 'p.npz', targets=targets, scores=scores, video_ids=np.zeros(30))
-    tool = _load_tool('eval_triplet')
+    tool = load_tool('analysis/eval_triplet')
     assert tool.main([str(tmp_path / 'p.npz'), '--maps', str(tmp_path / 'map.txt')]) == 2
     assert '--null-classes' in capsys.readouterr().err
     assert tool.main([str(tmp_path / 'p.npz'), '--maps', str(tmp_path / 'map.txt'),

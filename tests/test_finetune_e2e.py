@@ -4,7 +4,6 @@ from __future__ import annotations
 import glob
 import math
 import os.path as osp
-import sys
 from typing import Dict, List
 
 import pytest
@@ -29,16 +28,9 @@ class _KeepValMetrics(Hook):
 
 
 @pytest.fixture(scope='module')
-def demo_root(tmp_path_factory) -> str:
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    try:
-        import make_demo_data
-    finally:
-        sys.path.pop(0)
-    out = str(tmp_path_factory.mktemp('demo_ft'))
-    assert make_demo_data.main(['--out', out, '--videos', '3', '--frames', '24', '--size', '64',
-                                '--web-videos', '0', '--no-progress']) in (0, None)
-    return out
+def demo_root(make_demo) -> str:
+    return make_demo('--videos', '3', '--frames', '24', '--size', '64', '--web-videos', '0',
+                     '--no-progress')
 
 
 def _cfg(demo_root: str, work_dir: str) -> Config:

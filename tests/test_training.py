@@ -19,16 +19,8 @@ DEMO_CFG = osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')
 
 
 @pytest.fixture(scope='module')
-def demo_root(tmp_path_factory) -> str:
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    try:
-        import make_demo_data
-    finally:
-        sys.path.pop(0)
-    out = str(tmp_path_factory.mktemp('demo'))
-    assert make_demo_data.main(['--out', out, '--videos', '2', '--frames', '16', '--size', '64',
-                                '--web-videos', '1']) in (0, None)
-    return out
+def demo_root(make_demo) -> str:
+    return make_demo('--videos', '2', '--frames', '16', '--size', '64', '--web-videos', '1')
 
 
 def _write_cfg(path, demo_root: str, max_epochs: int, extra: str = '') -> str:

@@ -9,13 +9,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-num_classes = 7
-model = dict(
-    cls_head=dict(num_classes=num_classes),
-    data_preprocessor=dict(blending=dict(augments=[
-        dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
-        dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes),
-    ])))
+# 7 phases: the model base's default num_classes (head and mixup / cutmix) fits as it is
 
 default_hooks = dict(
     checkpoint=dict(interval=1, max_keep_ckpts=2, save_last=True,

@@ -17,18 +17,13 @@ model = dict(
         dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes),
     ])))
 
-# LR 1e-4 x total batch / 64 (2 GPUs x 32 = 64; keep in step with the schedule base)
-total_batch = 2 * 32
-base_lr = 1e-4 * total_batch / 64
-min_lr = 1e-6
-max_epochs = 50
-warmup_epochs = 5
+# LR 1e-4 x total batch / 64 (the schedule base's gpus x batch_per_gpu); the cosine's floor
+# ratio follows the LR
+base_lr = 1e-4 * _base_.total_batch / 64
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, end_factor=1.0, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=min_lr / base_lr,
-         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], eta_min_ratio=_base_.min_lr / base_lr),
 ]
 
 default_hooks = dict(

@@ -8,7 +8,7 @@
 #   M2CAI16-Workflow training videos that are in the pre-training data).
 # Metric: the relaxed-boundary MATLAB protocol ('cholec80-matlab', the paper-comparable number)
 # plus the unrelaxed metrics, per video, at 1 fps.
-_base_ = ['./finetune_pipelines.py']
+_base_ = ['./finetune_common.py']
 
 data_root = 'data/cholec80'
 manifest = 'manifests/cholec80.json'
@@ -18,39 +18,16 @@ classes = ('Preparation', 'CalotTriangleDissection', 'ClippingCutting', 'Gallbla
 train_videos = [f'video{i:02d}' for i in range(1, 33)]
 val_videos = [f'video{i:02d}' for i in range(33, 41)]
 test_videos = [f'video{i:02d}' for i in range(41, 81) if i not in (73, 77, 78, 79, 80)]
-clip_len = 16
-frame_interval = 4
 
 dataset_type = 'SurgicalPhaseDataset'
 _dataset = dict(type=dataset_type, data_root=data_root, manifest=manifest, label_dir=label_dir,
-                classes=classes, label_fps=25, clip_len=clip_len,
-                frame_interval=frame_interval, seed=0)
+                classes=classes, label_fps=25, clip_len={{_base_.clip_len}},
+                frame_interval={{_base_.frame_interval}}, seed=0)
 
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='SurgVistaEpochSampler', shuffle=True),
-    dataset=dict(_dataset, include=train_videos, pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_dataset, include=val_videos, pipeline={{_base_.test_pipeline}}, test_mode=True))
-test_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_dataset, include=test_videos, pipeline={{_base_.test_pipeline}},
-                 test_mode=True))
+train_dataloader = dict(dataset=dict(_dataset, include=train_videos))
+val_dataloader = dict(dataset=dict(_dataset, include=val_videos))
+test_dataloader = dict(dataset=dict(_dataset, include=test_videos))
 
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=7, relaxation='matlab',
                      transition_rule='cholec80', fps=1)
-test_evaluator = dict(type='SurgicalPhaseMetric', num_classes=7, relaxation='matlab',
-                      transition_rule='cholec80', fps=1, bootstrap=1000, seed=0)
+test_evaluator = dict(val_evaluator, bootstrap=1000, seed=0)

@@ -6,7 +6,7 @@
 # Split: the official 27 training videos minus the last 4 (24-27), which are the validation set
 # for model selection; the official 14 test videos. Metric: the M2CAI16 challenge script's
 # relaxed protocol ('m2cai16-matlab') plus the unrelaxed metrics.
-_base_ = ['./finetune_pipelines.py']
+_base_ = ['./finetune_common.py']
 
 data_root = 'data/m2cai16'
 manifest = 'manifests/m2cai16_workflow.json'
@@ -17,38 +17,16 @@ classes = ('TrocarPlacement', 'Preparation', 'CalotTriangleDissection', 'Clippin
 train_videos = [f'workflow_video_{i:02d}' for i in range(1, 24)]
 val_videos = [f'workflow_video_{i:02d}' for i in range(24, 28)]
 test_videos = [f'test_workflow_video_{i:02d}' for i in range(1, 15)]
-clip_len = 16
-frame_interval = 4
 
 _dataset = dict(type='SurgicalPhaseDataset', data_root=data_root, manifest=manifest,
                 label_dir=label_dir, classes=classes, label_file_tmpl='{video_id}.txt',
-                label_fps=25, clip_len=clip_len, frame_interval=frame_interval, seed=0)
+                label_fps=25, clip_len={{_base_.clip_len}},
+                frame_interval={{_base_.frame_interval}}, seed=0)
 
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='SurgVistaEpochSampler', shuffle=True),
-    dataset=dict(_dataset, include=train_videos, pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_dataset, include=val_videos, pipeline={{_base_.test_pipeline}}, test_mode=True))
-test_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_dataset, include=test_videos, pipeline={{_base_.test_pipeline}},
-                 test_mode=True))
+train_dataloader = dict(dataset=dict(_dataset, include=train_videos))
+val_dataloader = dict(dataset=dict(_dataset, include=val_videos))
+test_dataloader = dict(dataset=dict(_dataset, include=test_videos))
 
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=8, relaxation='matlab',
                      transition_rule='m2cai16', fps=1)
-test_evaluator = dict(type='SurgicalPhaseMetric', num_classes=8, relaxation='matlab',
-                      transition_rule='m2cai16', fps=1, bootstrap=1000, seed=0)
+test_evaluator = dict(val_evaluator, bootstrap=1000, seed=0)

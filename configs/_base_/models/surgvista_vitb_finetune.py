@@ -3,8 +3,9 @@
 # then SurgVistaClsHead: mean over tokens -> fc_norm (new LN, eps 1e-6) -> dropout 0.5 -> Linear
 # initialised at exactly zero. Single-label defaults: label smoothing 0.1 and batch mixup 0.8 /
 # cutmix 1.0 (one of the two per batch, switch prob 0.5; the cutmix box is shared by every frame
-# of every clip). Task configs set num_classes (head *and* blending) or, for multi-label tasks,
-# multi_label=True, label_smooth_eps=0.0 and blending=None.
+# of every clip). num_classes defaults to 7 (Cholec80, AutoLaparo); other task configs set it
+# (head *and* blending) or, for multi-label tasks, multi_label=True, label_smooth_eps=0.0 and
+# blending=None.
 #
 # The encoder starts from a converted pre-training checkpoint (see docs/finetune.md):
 #   python tools/convert_checkpoint.py surgvista_pretrain.pth \

@@ -1,37 +1,13 @@
-# SurgVISTA fine-tuning schedule for triplet recognition (spec section 7): 20 epochs, 5 warm-up,
-# AdamW (0.9, 0.999) wd 0.05, layer-wise LR decay 0.75 (layer i of 14 gets 0.75 ** (13 - i):
-# patch embedding 0, block k -> k + 1, head and everything else 13), no weight decay on 1-D
-# parameters and biases, per-iteration cosine with linear warm-up, no gradient clipping.
-# LR = base LR x total batch / 64, written out (mmengine's auto_scale_lr is left off). The paper
-# ran 2 GPUs x 32 clips; on another set-up change gpus / batch_per_gpu and the LR follows.
-# The cosine ends at min_lr x lr_scale for each layer group (eta_min_ratio), as the reference
-# schedule does (it scales a single schedule by lr_scale).
-gpus = 2
-batch_per_gpu = 32
-total_batch = gpus * batch_per_gpu
-base_lr = 5e-4 * total_batch / 64
-min_lr = 1e-6
+# SurgVISTA fine-tuning schedule for triplet recognition (spec section 7): the phase-recognition
+# schedule of finetune_50e.py (AdamW, layer-wise LR decay 0.75, LR 5e-4 x total batch / 64,
+# per-iteration cosine after a 5-epoch linear warm-up) over 20 epochs instead of 50.
+_base_ = ['./finetune_50e.py']
+
 max_epochs = 20
-warmup_epochs = 5
 
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    dtype='bfloat16',  # the paper used fp16: --cfg-options optim_wrapper.dtype=float16
-    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    constructor='SurgVistaOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75,
-                       no_decay_keys=('pos_embed', 'mask_token', 'cls_token')),
-    clip_grad=None)
-
+# the base's cosine is built for its own max_epochs: re-derive its length and end
 param_scheduler = [
-    # linear warm-up "from 0": mmengine's LinearLR needs a start factor > 0
-    dict(type='LinearLR', start_factor=1e-6, end_factor=1.0, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=min_lr / base_lr,
-         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=max_epochs - _base_.warmup_epochs, end=max_epochs),
 ]
-
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-auto_scale_lr = dict(enable=False, base_batch_size=64)
+train_cfg = dict(max_epochs=max_epochs)

@@ -6,6 +6,7 @@
 # ran 2 GPUs x 32 clips; on another set-up change gpus / batch_per_gpu and the LR follows.
 # The cosine ends at min_lr x lr_scale for each layer group (eta_min_ratio), as the reference
 # schedule does (it scales a single schedule by lr_scale).
+# finetune_20e.py (triplet recognition) is this schedule over 20 epochs.
 gpus = 2
 batch_per_gpu = 32
 total_batch = gpus * batch_per_gpu

@@ -24,12 +24,12 @@ import math
 import random
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from PIL import Image
 
 from surgvista_mm.registry import TRANSFORMS
+from .crop import crop_resize_frames, output_size
 from .formatting import PackSurgVistaInputs
 
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
@@ -228,12 +228,9 @@ class VideoRandomResizedCrop(BaseTransform):
                  scale: Sequence[float] = (0.7, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3), interpolation: str = 'bilinear',
                  max_attempts: int = 10) -> None:
-        out = (size, size) if isinstance(size, int) else tuple(size)
-        if len(out) != 2 or not all(isinstance(s, int) and s > 0 for s in out):
-            raise ValueError(f'size must be a positive int or (w, h), got {size!r}')
+        self.size: Tuple[int, int] = output_size(size, 'size')
         if max_attempts < 1:
             raise ValueError(f'max_attempts must be >= 1, got {max_attempts}')
-        self.size: Tuple[int, int] = out
         self.scale = _check_range(scale, 'scale', high=1.0)
         self.ratio = _check_range(ratio, 'ratio')
         self.interpolation = interpolation
@@ -265,18 +262,8 @@ class VideoRandomResizedCrop(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         """Crop every frame with the clip's box and resize."""
         frames, img_h, img_w = clip_frames(results, type(self).__name__)
-        x, y, w, h = self.sample_box(clip_rng(results), img_h, img_w)
-        out_w, out_h = self.size
-        new = []
-        for frame in frames:
-            crop = frame[y:y + h, x:x + w]
-            if (w, h) != (out_w, out_h):
-                crop = mmcv.imresize(crop, (out_w, out_h), interpolation=self.interpolation)
-            new.append(np.ascontiguousarray(crop))
-        results['imgs'] = new
-        results['img_shape'] = (out_h, out_w)
-        results['crop_bbox'] = np.array([x, y, x + w, y + h], dtype=np.int64)
-        return results
+        box = self.sample_box(clip_rng(results), img_h, img_w)
+        return crop_resize_frames(results, frames, box, self.size, self.interpolation)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(size={self.size}, scale={self.scale}, '

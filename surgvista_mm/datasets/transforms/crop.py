@@ -1,4 +1,5 @@
-"""TSN-style multi-scale crop with randomness drawn from the sample's own generator (spec §5)."""
+"""TSN-style multi-scale crop with randomness drawn from the sample's own generator (spec §5),
+and the crop-and-resize helpers that the fine-tuning crop (``augment.py``) shares."""
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple, Union
@@ -8,6 +9,48 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from surgvista_mm.registry import TRANSFORMS
+
+
+def output_size(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
+    """``size`` (an int or ``(w, h)``) as a ``(w, h)`` pair of positive ints.
+
+    Raises:
+        ValueError: naming the argument ``name`` when ``size`` is neither.
+    """
+    out = (size, size) if isinstance(size, int) else tuple(size)
+    if len(out) != 2 or not all(isinstance(s, int) and s > 0 for s in out):
+        raise ValueError(f'{name} must be a positive int or (w, h), got {size!r}')
+    return out
+
+
+def crop_resize_frames(results: Dict, frames: Sequence[np.ndarray],
+                       box: Tuple[int, int, int, int], size: Tuple[int, int],
+                       interpolation: str) -> Dict:
+    """Crop every frame to ``box`` and resize the crops to ``size``, into ``results``.
+
+    Args:
+        results: the transform's results; ``imgs``, ``img_shape`` and ``crop_bbox`` are set.
+        frames: the clip's ``[H, W, C]`` frames (not modified).
+        box: ``(x, y, w, h)`` of the crop in input pixels.
+        size: output ``(w, h)``; crops of that size already are not resized.
+        interpolation: mmcv resize interpolation ('bilinear', 'bicubic', 'area', ...).
+
+    Returns:
+        ``results``, with ``imgs`` the new contiguous ``[out_h, out_w, C]`` frames,
+        ``img_shape`` ``(out_h, out_w)`` and ``crop_bbox`` int64 ``[x1, y1, x2, y2]``.
+    """
+    x, y, w, h = box
+    out_w, out_h = size
+    new = []
+    for frame in frames:
+        crop = frame[y:y + h, x:x + w]
+        if (w, h) != (out_w, out_h):
+            crop = mmcv.imresize(crop, (out_w, out_h), interpolation=interpolation)
+        new.append(np.ascontiguousarray(crop))
+    results['imgs'] = new
+    results['img_shape'] = (out_h, out_w)
+    results['crop_bbox'] = np.array([x, y, x + w, y + h], dtype=np.int64)
+    return results
 
 
 @TRANSFORMS.register_module()
@@ -47,9 +90,7 @@ class TSNMultiScaleCrop(BaseTransform):
                  scales: Sequence[float] = (1.0, 0.875, 0.75, 0.66),
                  max_wh_scale_gap: int = 1, num_fixed_crops: int = 13, snap_px: int = 3,
                  interpolation: str = 'bilinear') -> None:
-        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
-            raise ValueError(f'input_size must be a positive int or (w, h), got {input_size!r}')
+        size = output_size(input_size, 'input_size')
         if num_fixed_crops not in (5, 13):
             raise ValueError(f'num_fixed_crops must be 5 or 13, got {num_fixed_crops}')
         if not scales or not all(0 < s <= 1 for s in scales):
@@ -99,20 +140,12 @@ class TSNMultiScaleCrop(BaseTransform):
         crop_w, crop_h = sizes[int(rng.integers(len(sizes)))]
         offsets = self.candidate_offsets(img_h, img_w, crop_w, crop_h)
         x, y = offsets[int(rng.integers(len(offsets)))]
-        out_w, out_h = self.input_size
-        new = []
         for img in imgs:
             if img.shape[:2] != (img_h, img_w):
                 raise ValueError(f'video {results.get("video_id")!r}: frames of different '
                                  f'shapes {img.shape[:2]} and {(img_h, img_w)}')
-            crop = img[y:y + crop_h, x:x + crop_w]
-            if (crop_w, crop_h) != (out_w, out_h):
-                crop = mmcv.imresize(crop, (out_w, out_h), interpolation=self.interpolation)
-            new.append(np.ascontiguousarray(crop))
-        results['imgs'] = new
-        results['img_shape'] = (out_h, out_w)
-        results['crop_bbox'] = np.array([x, y, x + crop_w, y + crop_h], dtype=np.int64)
-        return results
+        return crop_resize_frames(results, imgs, (x, y, crop_w, crop_h), self.input_size,
+                                  self.interpolation)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(input_size={self.input_size}, scales={self.scales}, '
