@@ -51,7 +51,7 @@ setup(
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],
         'full': ['mmcv>=2.0.0,<2.2.0'],
-        'tests': ['pytest>=7'],
+        'tests': ['pytest>=7', 'ivtmetrics==0.1.5'],  # ivtmetrics: a test-time cross-check only
         'crosscheck': ['ivtmetrics==0.1.5'],
     },
     zip_safe=False,
