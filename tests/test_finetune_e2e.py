@@ -70,3 +70,29 @@ def test_demo_finetune_trains_validates_and_tests(demo_root, tmp_path):
     assert osp.isfile(osp.join(str(tmp_path / 'work'), 'epoch_1.pth'))
     assert glob.glob(osp.join(str(tmp_path / 'work'), f'best_phase_{PROTOCOL}_accuracy*.pth'))
     _check_metrics(runner.test())
+
+
+def test_tools_test_py_scores_a_checkpoint(demo_root, tmp_path):
+    """tools/test.py loads a checkpoint (trusted only on request) and reports the metrics."""
+    import os
+    import subprocess
+    import sys
+
+    work = str(tmp_path / 'work')
+    cfg = _cfg(demo_root, work)
+    runner = SurgVistaRunner.from_cfg(cfg)
+    runner.train()
+    expected = runner.test()
+    cfg_path = str(tmp_path / 'ft.py')
+    cfg.dump(cfg_path)
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg_path,
+           osp.join(work, 'epoch_1.pth'), '--work-dir', str(tmp_path / 'test')]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    refused = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and 'weights_only=True' in refused.stderr
+    proc = subprocess.run(cmd + ['--trust-checkpoint'], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    key = f'phase/{PROTOCOL}/accuracy'
+    assert f'{key}: {expected[key]:.4f}' in log
