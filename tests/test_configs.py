@@ -103,3 +103,31 @@ def test_no_kd_model_trains_pixels_only():
         s.set_field(m, 'mask')
     losses = model(x, samples, mode='loss')
     assert set(k for k in losses if k.startswith('loss')) == {'loss_pixel'}
+
+
+def test_modules_reusable_from_an_mmaction2_project():
+    """Another MMAction2 project (default scope 'mmaction') reaches our modules by scoped name."""
+    from mmaction.registry import MODELS as MMACTION_MODELS
+    from mmaction.registry import TRANSFORMS as MMACTION_TRANSFORMS
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        _build_from_mmaction(MMACTION_MODELS, MMACTION_TRANSFORMS)
+
+
+def _build_from_mmaction(MMACTION_MODELS, MMACTION_TRANSFORMS) -> None:  # noqa: N803
+    model = MMACTION_MODELS.build(dict(
+        type='Recognizer3D',
+        backbone=dict(type='surgvista_mm.SurgVistaViT', img_size=32, num_frames=4,
+                      embed_dims=48, depth=1, num_heads=2, final_norm=False),
+        cls_head=dict(type='surgvista_mm.SurgVistaClsHead', num_classes=3, in_channels=48),
+        data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW')))
+    assert type(model.backbone).__name__ == 'SurgVistaViT'
+    feats = model(torch.randn(2, 1, 3, 4, 32, 32), mode='tensor')
+    assert feats.shape == (2, 2 * 2 * 2, 48)  # tokens of the backbone, pooled by the head later
+    masking = MMACTION_TRANSFORMS.build(dict(type='surgvista_mm.TubeMasking',
+                                             input_size=(4, 32, 32), mask_ratio=0.75))
+    import numpy as np
+    frames = [np.zeros((32, 32, 3), np.uint8)] * 4
+    assert int(masking(dict(imgs=frames))['mask'].sum()) == 2 * 3  # 3 of 4 positions x 2 slices
+    with pytest.raises(ValueError, match='0 frames'):
+        masking(dict(imgs=[]))

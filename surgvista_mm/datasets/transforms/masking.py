@@ -51,11 +51,11 @@ class TubeMasking(BaseTransform):
         imgs = results.get('imgs')
         if imgs is not None:
             t, h, w = self.input_size
-            if len(imgs) != t or tuple(imgs[0].shape[:2]) != (h, w):
+            size = tuple(imgs[0].shape[:2]) if len(imgs) else None
+            if len(imgs) != t or size != (h, w):
                 raise ValueError(f'{type(self).__name__}: clip of video '
                                  f'{results.get("video_id")!r} has {len(imgs)} frames of '
-                                 f'{tuple(imgs[0].shape[:2])}, expected {t} of {(h, w)} '
-                                 '(input_size)')
+                                 f'{size}, expected {t} of {(h, w)} (input_size)')
         rng = results.get('rng')
         if rng is None:
             rng = np.random.default_rng()
