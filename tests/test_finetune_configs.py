@@ -57,6 +57,8 @@ def test_config_builds_model_pipelines_and_evaluators(path):
     backbone = model.backbone
     size = backbone.img_size[0]
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key) is None:  # clip tasks without a validation split keep the last epoch
+            continue
         steps = cfg[key].dataset.pipeline
         assert steps[0]['type'] == 'SurgicalFrameLoader'
         transforms = [TRANSFORMS.build(t) for t in steps[1:]]
@@ -70,9 +72,14 @@ def test_config_builds_model_pipelines_and_evaluators(path):
         assert results['inputs'].shape == (1, 3, backbone.num_frames, size, size), key
         assert results['inputs'].dtype == torch.uint8
     for key in ('val_evaluator', 'test_evaluator'):
-        METRICS.build(cfg[key])
+        if cfg.get(key) is not None:
+            METRICS.build(cfg[key])
     # the test set never serves model selection
-    assert cfg.default_hooks.checkpoint.save_best.split('/')[0] in ('phase', 'triplet')
+    save_best = cfg.default_hooks.checkpoint.get('save_best')
+    if cfg.get('val_dataloader') is None:
+        assert save_best is None and cfg.get('val_cfg') is None
+    else:
+        assert save_best.split('/')[0] in ('phase', 'triplet', 'cvs')
     assert cfg.train_dataloader.sampler.type == 'SurgVistaEpochSampler'
 
 

@@ -14,3 +14,6 @@ __all__ = ['BaseFrameClipDataset', 'causal_clip_indices', 'sample_rng', 'VideoEn
            'read_triplet_labels',
            'SurgVistaEpochSampler', 'SurgicalFrameLoader', 'TSNMultiScaleCrop', 'TubeMasking',
            'PackSurgVistaInputs']
+from .cvs_dataset import EndoscapesCVSDataset, PackSurgVistaCVSInputs  # noqa: E402,F401
+from .cholec80_cvs_dataset import Cholec80CVSDataset  # noqa: E402,F401
+from .action_dataset import SurgicalActions160Dataset, surgical_actions160_split  # noqa: E402,F401,E501

@@ -51,6 +51,8 @@ class BaseFrameClipDataset(BaseDataset):
     ``load_data_list`` returns one dict per **video** (not per sample), holding at least
     ``video_id`` and ``total_frames`` (its number of 1-fps frames); sample ``i`` is mapped to a
     (video, frame) pair by a cumulative count, so millions of frames cost no per-sample memory.
+    A video may also hold ``sample_start`` (default 0): its frames before it are no samples
+    (e.g. unlabelled) but still serve as clip context.
 
     Args:
         clip_len: frames per clip (16 in SurgVISTA).
@@ -87,8 +89,13 @@ class BaseFrameClipDataset(BaseDataset):
         if self._fully_initialized:
             return
         super().full_init()
-        counts = [self._video_info(i)['total_frames'] for i in range(self.num_videos)]
+        counts = [self._num_samples(self._video_info(i)) for i in range(self.num_videos)]
         self._cum_frames = np.cumsum(np.asarray(counts, dtype=np.int64))
+
+    @staticmethod
+    def _num_samples(info: dict) -> int:
+        """Samples of one video: its frames from ``sample_start`` (default 0) on."""
+        return max(int(info['total_frames']) - int(info.get('sample_start', 0)), 0)
 
     def _video_info(self, video_idx: int) -> dict:
         info = BaseDataset.get_data_info(self, video_idx)
@@ -113,7 +120,8 @@ class BaseFrameClipDataset(BaseDataset):
 
     # ---------------------------------------------------------------- access
     def locate(self, idx: int) -> Tuple[int, int]:
-        """Map a sample index to ``(video_idx, frame_index)``."""
+        """Map a sample index to ``(video_idx, position among the video's samples)`` (the
+        frame index is that position plus the video's ``sample_start``)."""
         n = len(self)
         if idx < 0:
             idx += n
@@ -131,6 +139,7 @@ class BaseFrameClipDataset(BaseDataset):
             idx += len(self)
         video_idx, t = self.locate(idx)
         info = self._video_info(video_idx)
+        t += int(info.get('sample_start', 0))
         info['frame_index'] = t
         info['frame_inds'] = causal_clip_indices(t, self.clip_len, self.frame_interval)
         info['clip_len'] = self.clip_len

@@ -20,7 +20,9 @@ Each video has a unique ``video_id`` (string) and exactly one of
 
 - ``frame_dir``: a folder of 1-fps frames; 1-fps frame ``k`` (0-based) is the file
   ``filename_tmpl.format(k + offset)`` (``filename_tmpl``/``offset`` may be set per video, e.g.
-  ``"img_{:05d}.jpg"`` with ``offset`` 1 for 1-based names);
+  ``"img_{:05d}.jpg"`` with ``offset`` 1 for 1-based names); an optional ``fps`` there is the
+  native frame rate of the video the frames came from (used by label readers of per-native-frame
+  annotations, e.g. CATARACTS; not by the frame loader);
 - ``video``: a video file; 1-fps frame ``k`` is native frame ``round(k * fps)`` (rounded half up),
   i.e. the frame shown at ``k`` seconds; ``fps`` is the native frame rate (read from the file when
   absent).
@@ -57,7 +59,8 @@ class VideoEntry:
         num_frames: number of 1-fps frames.
         frame_dir: absolute frame folder, or None for a video file.
         video: absolute video file path, or None for a frame folder.
-        fps: native frame rate of ``video`` (None: read from the file when opened).
+        fps: native frame rate of ``video`` (None: read from the file when opened); for a frame
+            folder, that of the video it was extracted from (informative, may be None).
         filename_tmpl: frame file name template (frame folders).
         offset: file index of 1-fps frame 0 (frame folders).
         source: name of the source (manifest path when unnamed).
@@ -201,6 +204,7 @@ def _parse_video(v: dict, i: int, top: dict, data_root: str, source: str,
         raise ValueError(f'{where}: bad filename_tmpl {tmpl!r}: {e}') from e
     if 'frame_dir' in v:
         return VideoEntry(vid, num, frame_dir=osp.join(data_root, v['frame_dir']),
+                          fps=None if fps is None else float(fps),
                           filename_tmpl=tmpl, offset=int(offset), source=source)
     return VideoEntry(vid, num, video=osp.join(data_root, v['video']),
                       fps=None if fps is None else float(fps), source=source)

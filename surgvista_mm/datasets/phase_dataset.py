@@ -10,7 +10,9 @@ from mmengine.logging import print_log
 
 from surgvista_mm.registry import DATASETS
 from .base_clip_dataset import BaseFrameClipDataset
-from .manifest import load_manifest, native_index, read_id_list, select_entries
+from .manifest import VideoEntry, load_manifest, native_index, read_id_list, select_entries
+from .phase_labels import (DEFAULT_LABEL_FILES, LABEL_FORMATS, NATIVE_FRAME_FORMATS,
+                           read_phase_labels)
 
 CHOLEC80_PHASES = ('Preparation', 'CalotTriangleDissection', 'ClippingCutting',
                    'GallbladderDissection', 'GallbladderPackaging', 'CleaningCoagulation',
@@ -76,14 +78,24 @@ def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
     return np.asarray(labels, dtype=np.int64)
 
 
+def video_fps(path: str) -> float:
+    """Native frame rate of a video file (decord's average fps)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'video file not found (its fps is needed for its labels): '
+                                f'{path}')
+    import decord  # imported here: only video sources need it
+    return float(decord.VideoReader(path).get_avg_fps())
+
+
 @DATASETS.register_module()
 class SurgicalPhaseDataset(BaseFrameClipDataset):
     """Phase recognition, online protocol: sample = frame t, clip = [t-60, ..., t], label of t.
 
     Videos come from a manifest (frame folders or video files, see ``manifest.py``); labels from
-    one file per video, ``label_dir/label_file_tmpl.format(video_id=..., num=...)`` where ``num``
-    is the integer in the video id (e.g. ``'label_{num:02d}.txt'`` for AutoLaparo). Frames past
-    the end of the labels are dropped (logged); the split is chosen with ``include`` /
+    ``label_dir/label_file_tmpl.format(video_id=..., num=...)`` where ``num`` is the integer in
+    the video id (e.g. ``'label_{num:02d}.txt'`` for AutoLaparo), read as ``label_format`` says.
+    Frames past the end of the labels are dropped (logged); frames before the first labelled one
+    (Cataract-101) are no samples but still clip context; the split is chosen with ``include`` /
     ``exclude`` id lists (or files). ``results`` carry ``gt_label`` (int) besides the keys of
     ``SurgicalPretrainDataset``; the metainfo holds ``classes``.
 
@@ -91,11 +103,22 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         manifest: manifest of the videos.
         label_dir: folder of the annotation files.
         classes: class names in id order (default: the 7 Cholec80 phases).
-        label_file_tmpl: annotation file name, formatted with ``video_id`` and ``num``.
-        label_fps: annotation rows per second (25 for Cholec80 / M2CAI16, 1 for AutoLaparo).
-        label_first_frame: frame number of the first row (1 for AutoLaparo).
-        label_int_base: value of class 0 for integer phases (1 for AutoLaparo).
-        label_header: the files start with a header line.
+        label_file_tmpl: annotation file name, formatted with ``video_id`` and ``num`` (None:
+            the format's default, ``phase_labels.DEFAULT_LABEL_FILES``; for ``'frame_phase'``
+            ``'{video_id}-phase.txt'``).
+        label_fps: ``'frame_phase'``: annotation rows per second (25 for Cholec80 / M2CAI16, 1
+            for AutoLaparo); ``'cataract101'`` / ``'cataract21'``: the native frame rate used
+            when neither the manifest nor the video file gives one (25 for both).
+        label_first_frame: ``'frame_phase'`` only: frame number of the first row (1 for
+            AutoLaparo).
+        label_int_base: ``'frame_phase'`` only: value of class 0 for integer phases (1 for
+            AutoLaparo).
+        label_header: ``'frame_phase'`` only: the files start with a header line.
+        label_format: how the annotation files are read: ``'frame_phase'`` (default,
+            ``read_phase_file``: Cholec80, M2CAI16, AutoLaparo), or an official format of
+            ``surgvista_mm.datasets.phase_labels``: ``'cataracts'`` (per native frame, needs the
+            video's fps from the manifest or the file), ``'cataract101'`` (one shared
+            ``annotations.csv``), ``'cataract21'``, ``'pmlr50'``.
         include, exclude: video ids (lists or id-list files).
         data_root: prefix for relative ``manifest``/``label_dir``/id-list paths; the manifest's
             videos are resolved as the manifest says.
@@ -105,8 +128,9 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
 
     def __init__(self, manifest: str, label_dir: str,
                  classes: Sequence[str] = CHOLEC80_PHASES,
-                 label_file_tmpl: str = '{video_id}-phase.txt', label_fps: float = 25.0,
-                 label_first_frame: int = 0, label_int_base: int = 0, label_header: bool = True,
+                 label_file_tmpl: Optional[str] = '{video_id}-phase.txt',
+                 label_fps: float = 25.0, label_first_frame: int = 0, label_int_base: int = 0,
+                 label_header: bool = True, label_format: str = 'frame_phase',
                  include: Union[None, str, Sequence[str]] = None,
                  exclude: Union[None, str, Sequence[str]] = None,
                  data_root: Optional[str] = None, clip_len: int = 16, frame_interval: int = 4,
@@ -117,7 +141,12 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         self.manifest = join(manifest)
         self.label_dir = join(label_dir)
         self.classes = tuple(classes)
-        self.label_file_tmpl = label_file_tmpl
+        if label_format not in ('frame_phase',) + LABEL_FORMATS:
+            raise ValueError(f'{type(self).__name__}: unknown label_format {label_format!r}; '
+                             f'expected one of {("frame_phase",) + LABEL_FORMATS}')
+        self.label_format = label_format
+        self.label_file_tmpl = (DEFAULT_LABEL_FILES[label_format] if label_file_tmpl is None
+                                else label_file_tmpl)
         self.label_fps = float(label_fps)
         self.label_first_frame = int(label_first_frame)
         self.label_int_base = int(label_int_base)
@@ -142,23 +171,41 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
                                                num=int(num[-1]) if num else 0)
             path = osp.join(self.label_dir, name)
             try:
-                labels = read_phase_file(path, self.classes, self.label_fps,
-                                         self.label_first_frame, self.label_int_base,
-                                         self.label_header, e.num_frames)
+                labels = self._read_labels(path, e)
             except FileNotFoundError as err:
                 raise FileNotFoundError(f'labels of video {e.video_id!r}: {err}') from err
             if len(labels) < e.num_frames:
                 print_log(f'video {e.video_id!r}: {path} labels {len(labels)} of its '
                           f'{e.num_frames} frames; the rest are dropped', logger='current')
-            if len(labels) == 0:
+            labelled = np.flatnonzero(labels >= 0)
+            if len(labelled) == 0:
                 continue
+            start = int(labelled[0])
+            if len(labelled) != len(labels) - start:
+                raise ValueError(f'labels of video {e.video_id!r} ({path}): only a prefix of '
+                                 f'the frames may be unlabelled')
+            if start:
+                print_log(f'video {e.video_id!r}: its first {start} frames are unlabelled and '
+                          f'serve only as clip context', logger='current')
             info = e.to_results()
             info['total_frames'] = len(labels)
+            info['sample_start'] = start
             info['labels'] = labels
             videos.append(info)
         if not videos:
             raise ValueError(f'{type(self).__name__}: no labelled video in {self.manifest}')
         return videos
+
+    def _read_labels(self, path: str, entry: VideoEntry) -> np.ndarray:
+        """Per-1-fps-frame class ids of one video (-1: unlabelled) in ``label_format``."""
+        if self.label_format == 'frame_phase':
+            return read_phase_file(path, self.classes, self.label_fps, self.label_first_frame,
+                                   self.label_int_base, self.label_header, entry.num_frames)
+        fps = entry.fps
+        if fps is None and entry.video is not None and self.label_format in NATIVE_FRAME_FORMATS:
+            fps = video_fps(entry.video)
+        return read_phase_labels(self.label_format, path, self.classes, entry.video_id,
+                                 entry.num_frames, fps, self.label_fps)
 
     def add_frame_annotation(self, info: dict, t: int) -> dict:
         """Label of frame ``t`` as ``gt_label`` (the per-video array is removed)."""
