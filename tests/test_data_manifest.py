@@ -38,8 +38,9 @@ def test_roundtrip_json_and_jsonl(tmp_path):
         entries = load_manifest(path)
         assert [e.video_id for e in entries] == ['a', 'b', 'c']
         a, b, c = entries
-        if name.endswith('.json'):
-            assert a.frame_dir == osp.join(str(tmp_path), 'fa')
+        # both forms resolve paths against data_root ('..' of the manifest's folder)
+        assert osp.normpath(a.frame_dir) == osp.join(str(tmp_path), 'fa')
+        assert osp.normpath(b.video) == osp.join(str(tmp_path), 'vb.mp4')
         assert a.filename_tmpl == '{:04d}.png' and a.offset == 0
         assert b.video.endswith('vb.mp4') and b.fps == 25.0 and b.frame_dir is None
         assert c.filename_tmpl == 'img_{:05d}.jpg' and c.offset == 1

@@ -85,6 +85,9 @@ def test_atomic_json_nan_to_null(tmp_path):
     atomic_write_json(str(path), {'a': float('nan'), 'b': [1.0, float('nan')]})
     assert json.loads(path.read_text()) == {'a': None, 'b': [1.0, None]}
     assert os.listdir(path.parent) == ['r.json']  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)  # as open() would, not 0o600
 
 
 def test_non_finite_hook_raises_after_interval():

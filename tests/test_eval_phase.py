@@ -143,6 +143,26 @@ def test_pooled_equals_sklearn_with_19_classes():
     assert summary['protocol'] == 'generic-matlab' and len(summary['per_phase_recall']) == 19
 
 
+def test_pooled_macro_averages_like_sklearn_when_a_phase_never_occurs():
+    # phase 6 of 7 appears in neither ground truth nor predictions; phase 5 is never predicted
+    rng = np.random.default_rng(1)
+    gts, preds = [], []
+    for _ in range(4):
+        gt = np.repeat(rng.integers(0, 6, 20), rng.integers(5, 30, 20))
+        pred = np.where(rng.random(gt.size) < 0.8, gt, rng.integers(0, 5, gt.size))
+        pred[pred == 5] = 4
+        gts.append(gt)
+        preds.append(pred)
+    u = phase_metrics(gts, preds, 7)['unrelaxed']
+    y, p = np.concatenate(gts), np.concatenate(preds)
+    prec, rec, _, _ = precision_recall_fscore_support(y, p, average='macro', zero_division=0)
+    jac = jaccard_score(y, p, average='macro', zero_division=0)
+    np.testing.assert_allclose([u['precision'], u['recall'], u['jaccard']],
+                               [100 * prec, 100 * rec, 100 * jac], atol=1e-10)
+    per_phase_j = jaccard_score(y, p, average=None, zero_division=0)  # over the 6 seen phases
+    np.testing.assert_allclose(u['jaccard_std'], 100 * np.std(per_phase_j, ddof=1), atol=1e-10)
+
+
 def test_invalid_inputs():
     with pytest.raises(ValueError, match='3 frames but the prediction has 2'):
         phase_metrics([np.array([0, 1, 1])], [np.array([0, 1])], 2)

@@ -187,3 +187,21 @@ def test_new_phase_configs(key):
         len(inc[k]) for k in ('train', 'val', 'test')) == SPLITS[key]
     assert not (set(inc['train']) & set(inc['val']) or set(inc['train']) & set(inc['test'])
                 or set(inc['val']) & set(inc['test']))
+
+
+def test_cataract101_split_tool_never_silently_changes_a_split(tmp_path):
+    from tests.helpers.tools import load_tool
+    tool = load_tool('cataract101_split')
+    (tmp_path / 'videos.csv').write_text(
+        'VideoID;Frames;FPS\n' + ''.join(f'{i};100;25\n' for i in range(200, 301)))
+    assert tool.main([str(tmp_path)]) == 0
+    sizes = {n: len((tmp_path / 'splits' / f'{n}.txt').read_text().splitlines()) - 1
+             for n in ('train', 'val', 'test')}
+    assert sizes == {'train': 50, 'val': 10, 'test': 41}
+    before = (tmp_path / 'splits' / 'test.txt').read_text()
+    assert tool.main([str(tmp_path)]) == 0  # same seed: same files, accepted
+    with pytest.raises(SystemExit, match='different split'):
+        tool.main([str(tmp_path), '--seed', '1'])
+    assert (tmp_path / 'splits' / 'test.txt').read_text() == before
+    assert tool.main([str(tmp_path), '--seed', '1', '--force']) == 0
+    assert (tmp_path / 'splits' / 'test.txt').read_text() != before

@@ -14,12 +14,12 @@ Each id is written as ``case_<id>`` (the manifest ids of ``videos/case_<id>.mp4`
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from surgvista_mm.datasets.phase_labels import cataract101_split  # noqa: E402
+from surgvista_mm.utils.io import atomic_write_text  # noqa: E402
 
 
 def read_video_ids(path: str) -> list:
@@ -38,21 +38,32 @@ def read_video_ids(path: str) -> list:
     return ids
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('root', help='Cataract-101 folder holding videos.csv')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--prefix', default='case_', help='manifest id = prefix + VideoID')
+    parser.add_argument('--force', action='store_true',
+                        help='replace existing split files that differ (changing a split after '
+                        'training moves videos between train/val and test)')
     args = parser.parse_args(argv)
     ids = [f'{args.prefix}{i}' for i in read_video_ids(osp.join(args.root, 'videos.csv'))]
     out = osp.join(args.root, 'splits')
-    os.makedirs(out, exist_ok=True)
+    texts = {}
     for name, part in zip(('train', 'val', 'test'), cataract101_split(ids, args.seed)):
-        with open(osp.join(out, f'{name}.txt'), 'w') as f:
-            f.write(f'# Cataract-101 {name} split (seeded 50/10/41, seed {args.seed})\n')
-            f.write(''.join(i + '\n' for i in part))
-        print(f'{name}: {len(part)} videos -> {out}/{name}.txt')
-
+        texts[name] = (f'# Cataract-101 {name} split (seeded 50/10/41, seed {args.seed})\n'
+                       + ''.join(i + '\n' for i in part))
+    for name, text in texts.items():
+        path = osp.join(out, f'{name}.txt')
+        if osp.isfile(path) and not args.force:
+            with open(path, encoding='utf-8') as f:
+                if f.read() != text:
+                    raise SystemExit(f'{path} exists with a different split; keep it, or pass '
+                                     '--force to replace it')
+    for name, text in texts.items():
+        atomic_write_text(osp.join(out, f'{name}.txt'), text)
+        print(f'{name}: {text.count(chr(10)) - 1} videos -> {out}/{name}.txt')
+    return 0
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -174,17 +173,10 @@ def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,
     """
     if os.path.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
-    folder = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.convert-', suffix='.pth', dir=folder)
-    os.close(fd)
-    try:
+    from surgvista_mm.utils.io import atomic_writer
+    with atomic_writer(dst, 'wb') as f:
         torch.save({'state_dict': {k: v.contiguous() for k, v in state.items()}, 'meta': meta},
-                   tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+                   f)
 
 
 def convert_file(src: str, dst: str, kind: str,

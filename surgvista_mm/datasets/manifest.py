@@ -38,11 +38,12 @@ import json
 import math
 import os
 import os.path as osp
-import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.logging import print_log
+
+from surgvista_mm.utils.io import atomic_write_bytes  # noqa: F401  (re-exported)
 
 MANIFEST_FORMAT = 'surgvista_mm.manifest/v1'
 DEFAULT_FILENAME_TMPL = '{:06d}.jpg'
@@ -257,7 +258,8 @@ def write_manifest(path: str, videos: List[dict], source: Optional[str] = None,
 
     Args:
         path: output ``.json`` (object form) or ``.jsonl`` (one video per line; the top-level
-            defaults are then written into every frame-folder video).
+            defaults are then written into every frame-folder video, and ``data_root`` is joined
+            into every relative path; ``source`` is not stored).
         videos: video dicts with the keys described in the module docstring.
         source, data_root, filename_tmpl, offset: optional top-level fields.
     """
@@ -267,6 +269,12 @@ def write_manifest(path: str, videos: List[dict], source: Optional[str] = None,
         lines = []
         for v in videos:
             v = dict(v)
+            # JSON Lines has no top level: fold data_root into each relative path, which the
+            # reader resolves against the manifest's folder
+            if data_root not in (None, '', '.'):
+                for key in ('frame_dir', 'video'):
+                    if key in v and not osp.isabs(v[key]):
+                        v[key] = osp.join(data_root, v[key])
             if 'frame_dir' in v:
                 if filename_tmpl is not None:
                     v.setdefault('filename_tmpl', filename_tmpl)
@@ -285,16 +293,3 @@ def write_manifest(path: str, videos: List[dict], source: Optional[str] = None,
     atomic_write_bytes(path, text.encode('utf-8'))
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    out_dir = osp.dirname(osp.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix='.tmp_', suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -2,10 +2,11 @@
 import json
 import math
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
+
+from surgvista_mm.utils.io import atomic_writer
 
 __all__ = ['to_jsonable', 'write_json_atomic']
 
@@ -26,16 +27,6 @@ def to_jsonable(obj: Any) -> Any:
 
 def write_json_atomic(obj: Any, path: str) -> None:
     """Write ``obj`` as JSON to ``path`` through a temporary file and an atomic rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(to_jsonable(obj), f, indent=1, allow_nan=False)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, 'w') as f:
+        json.dump(to_jsonable(obj), f, indent=1, allow_nan=False)
+        f.write('\n')

@@ -1,28 +1,57 @@
-"""Atomic file writes: write a temporary file in the target folder, then rename it over."""
+"""Atomic file writes: write a temporary file in the target folder, then rename it over.
+
+Every file the project writes for the user (manifests, results, figures, converted weights) goes
+through :func:`atomic_writer`, so a reader sees either the old file or the whole new one, and an
+interrupted write leaves nothing behind. The result gets the permissions a plain ``open`` would
+give (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
+"""
 from __future__ import annotations
 
 import json
 import math
 import os
 import tempfile
-from typing import Any
+from contextlib import contextmanager
+from typing import IO, Any, Iterator
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old or the whole new file."""
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_writer(path: str, mode: str = 'wb') -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success, rename it to ``path``.
+
+    Args:
+        path: destination; its folder is created if needed.
+        mode: ``'wb'`` or ``'w'`` (UTF-8 text).
+    """
+    if mode not in ('wb', 'w'):
+        raise ValueError(f'atomic_writer mode must be "wb" or "w", got {mode!r}')
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                               dir=folder)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+        with os.fdopen(fd, mode, **({'encoding': 'utf-8'} if mode == 'w' else {})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the whole new file."""
+    with atomic_writer(path, 'wb') as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -31,7 +60,7 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj) and math.isnan(obj):
+    if isinstance(obj, float) and math.isnan(obj):
         return None
     if isinstance(obj, dict):
         return {k: _nan_to_none(v) for k, v in obj.items()}

@@ -4,8 +4,9 @@ Figures are built with :class:`matplotlib.figure.Figure` and an explicit Agg can
 ``pyplot``: no global backend switch, no figure registry to leak memory in long processes.
 """
 import os
-import tempfile
 from typing import Any, Tuple
+
+from surgvista_mm.utils.io import atomic_writer
 
 __all__ = ['new_figure', 'save_figure']
 
@@ -35,15 +36,5 @@ def save_figure(fig: Any, path: str, dpi: int = 150) -> None:
     if ext not in supported:
         raise ValueError(f'{path}: unsupported image type {ext!r} (use one of '
                          f'{", ".join(sorted(supported))})')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            fig.savefig(f, format=ext, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, 'wb') as f:
+        fig.savefig(f, format=ext, dpi=dpi)

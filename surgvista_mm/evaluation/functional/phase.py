@@ -179,10 +179,13 @@ def aggregate_unrelaxed(stats: PhaseVideoStats, idx: Optional[np.ndarray] = None
     rec = 100.0 * safe_divide(tp_all, gt_all)
     jac = 100.0 * safe_divide(tp_all, gt_all + pred_all - tp_all)
     f1 = safe_divide(2.0 * prec * rec, prec + rec)
+    # scikit-learn's macro average (labels=None) runs over the phases present in the ground
+    # truth or the predictions; a phase absent from both is not scored (neither 0 nor NaN).
+    seen = (gt_all + pred_all) > 0
     for name, values in (('precision', prec), ('recall', rec), ('jaccard', jac)):
-        out[name] = float(values.mean())
-        out[f'{name}_std'] = sample_std(values)
-    out['f1'] = float(f1.mean())
+        out[name] = float(values[seen].mean()) if seen.any() else float('nan')
+        out[f'{name}_std'] = sample_std(values[seen])
+    out['f1'] = float(f1[seen].mean()) if seen.any() else float('nan')
 
     present = gt_c > 0
     v_prec = np.where(present, 100.0 * safe_divide(tp, pred_c), np.nan)
