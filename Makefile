@@ -5,7 +5,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # torch/torchvision: pinned to the builds this project is tested with; override on a cluster,
-# e.g. `make install TORCH_SPEC="torch==2.5.1 torchvision==0.20.1"`, or TORCH_SPEC= to keep yours.
+# e.g. `make install TORCH_SPEC="torch==2.6.0 torchvision==0.21.0"`, or TORCH_SPEC= to keep yours
+# (do that in an environment whose full mmcv was compiled against its torch). CUDA builds need a
+# driver that supports them; the default (a CUDA 13 build) needs a recent NVIDIA driver.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DEMO_DIR   ?= data/demo
 DEMO_WORK  ?= work_dirs/demo

@@ -28,6 +28,7 @@ and only acts where the upstream defect is actually present.
 """
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import sys
@@ -87,12 +88,17 @@ def load_external_weights(path: str, map_location: str | torch.device = 'cpu') -
     if not os.path.isfile(path):
         raise FileNotFoundError(f'weight file not found: {path!r}')
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        # published research checkpoints store their argparse options next to the weights
+        # (SurgVISTA's `args`); a Namespace holds plain values and is safe to allow.
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle errors carry unhelpful messages: name the file
         raise RuntimeError(
             f'could not load {path!r} with weights_only=True ({type(exc).__name__}: {exc}). '
-            'Only plain tensor checkpoints are accepted from outside; convert the file with '
-            'tools/convert_checkpoint.py in a trusted environment first.') from exc
+            'Files from elsewhere may only hold tensors and plain values. A full training '
+            'checkpoint of your own run can be read with --trust-checkpoint (tools/test.py) or '
+            'converted with tools/convert_checkpoint.py --kind surgvista-mm '
+            '--trust-own-checkpoint.') from exc
 
 
 def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
@@ -145,9 +151,20 @@ def adapt_optim_wrapper_for_cpu(cfg: Any) -> Optional[str]:
 
 
 def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
-    """Adapt a config to a machine without CUDA (items 3, 4 and 6). Returns a note or None."""
+    """Adapt a config to a machine without CUDA (items 3, 4 and 6). Returns a note or None.
+
+    Raises:
+        RuntimeError: NVIDIA devices are present but this torch build cannot use them (e.g. a
+            CUDA 13 wheel on an older driver): training would silently fall back to the CPU.
+    """
     if torch.cuda.is_available():
         return None
+    if os.path.exists('/dev/nvidia0') and os.environ.get('SURGVISTA_ALLOW_CPU') != '1':
+        raise RuntimeError(
+            f'this machine has NVIDIA devices but torch {torch.__version__} (CUDA '
+            f'{torch.version.cuda}) cannot use them (driver too old for this build?). Install a '
+            'torch build that matches the driver (make install TORCH_SPEC=...), or set '
+            'SURGVISTA_ALLOW_CPU=1 to run on the CPU anyway.')
     notes = [adapt_optim_wrapper_for_cpu(cfg)]
     if launcher != 'none' and init_cpu_distributed():
         wrapper = cfg.get('model_wrapper_cfg') or {}

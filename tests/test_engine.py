@@ -82,7 +82,7 @@ def test_config_typo_and_missing_file(tmp_path):
 
 def test_atomic_json_nan_to_null(tmp_path):
     path = tmp_path / 'out' / 'r.json'
-    atomic_write_json(str(path), {'a': float('nan'), 'b': [1.0, float('nan')]})
+    atomic_write_json(str(path), {'a': float('nan'), 'b': [1.0, float('inf')]})
     assert json.loads(path.read_text()) == {'a': None, 'b': [1.0, None]}
     assert os.listdir(path.parent) == ['r.json']  # no temporary file left behind
     umask = os.umask(0)
@@ -126,3 +126,36 @@ def test_bf16_amp_config_runs_on_cpu():
                                           optimizer=dict(type='AdamW', lr=1e-3))))
     with pytest.raises(ValueError, match='needs a GPU'):
         adapt_optim_wrapper_for_cpu(fp16)
+
+
+def test_external_weights_with_argparse_options_load_safely(tmp_path):
+    """Published checkpoints store an argparse Namespace beside the weights (spec section 6)."""
+    import argparse
+
+    from surgvista_mm.compat import load_external_weights
+    path = tmp_path / 'published.pth'
+    torch.save({'model': {'w': torch.ones(2)}, 'args': argparse.Namespace(lr=1e-3, name='x')},
+               path)
+    loaded = load_external_weights(str(path))
+    assert loaded['args'].lr == 1e-3 and torch.equal(loaded['model']['w'], torch.ones(2))
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ('pwned',))
+    torch.save({'x': Evil()}, tmp_path / 'evil.pth')
+    with pytest.raises(RuntimeError, match='evil.pth'):
+        load_external_weights(str(tmp_path / 'evil.pth'))
+
+
+def test_gpu_node_without_usable_cuda_refuses_cpu_fallback(monkeypatch):
+    import surgvista_mm.compat as compat
+    if torch.cuda.is_available():
+        pytest.skip('CUDA works here')
+    real_exists = os.path.exists
+    monkeypatch.setattr(compat.os.path, 'exists',
+                        lambda p: True if p == '/dev/nvidia0' else real_exists(p))
+    monkeypatch.delenv('SURGVISTA_ALLOW_CPU', raising=False)
+    with pytest.raises(RuntimeError, match='SURGVISTA_ALLOW_CPU=1'):
+        compat.patch_runner_cfg_for_device(Config(dict()), 'pytorch')
+    monkeypatch.setenv('SURGVISTA_ALLOW_CPU', '1')
+    assert compat.patch_runner_cfg_for_device(Config(dict()), 'none') is None

@@ -21,7 +21,8 @@ def parse_args() -> argparse.Namespace:
                         'file (the config default `resume=True` already auto-resumes)')
     parser.add_argument('--no-resume', action='store_true', help='start from scratch even if '
                         'work_dir holds checkpoints')
-    parser.add_argument('--seed', type=int, default=None, help='overrides randomness.seed')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='overrides randomness.seed and the datasets\' seed (crops, masks)')
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -37,8 +38,29 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            dataset = (cfg.get(key) or {}).get('dataset')
+            if dataset is not None and 'seed' in dataset:
+                dataset.seed = args.seed
     runner, _ = build_runner(cfg, args.config, args.launcher)
+    check_total_batch(cfg, runner)
     runner.train()
+
+
+def check_total_batch(cfg, runner) -> None:  # noqa: ANN001
+    """Warn when the config's LR was derived for another total batch than this launch has."""
+    expected = cfg.get('total_batch')
+    if expected is None or cfg.get('train_dataloader') is None:
+        return
+    accumulation = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
+    actual = runner.world_size * cfg.train_dataloader.batch_size * accumulation
+    if actual != expected:
+        runner.logger.warning(
+            f'{cfg.filename or "config"}: the learning rate was set for a total batch of {expected} '
+            f'clips per optimizer step, but this launch has {actual} ({runner.world_size} '
+            f'processes x {cfg.train_dataloader.batch_size} x {accumulation} accumulation). '
+            'Adjust optim_wrapper.accumulative_counts or the LR.')
+
 
 
 if __name__ == '__main__':

@@ -10,7 +10,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, save_last=True, max_keep_ckpts=-1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    sync_buffers=dict(type='SyncBuffersHook'),
+    # no SyncBuffersHook: the only buffers are fixed sin-cos tables and normalisation constants,
+    # identical on every rank; averaging them would only add float rounding
 )
 custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1)]
 

@@ -5,6 +5,7 @@ import os
 import os.path as osp
 from typing import Callable, Optional, Union
 
+from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import Registry
@@ -55,16 +56,19 @@ class SurgVistaRunner(Runner):
         self.logger.info(f'Resumed from {filename}')
         return checkpoint
 
+    @master_only
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
                         save_optimizer: bool = True, save_param_scheduler: bool = True,
                         meta: Optional[dict] = None, by_epoch: bool = True,
                         backend_args: Optional[dict] = None) -> None:
-        if backend_args is not None or file_client_args is not None:
+        local = '://' not in out_dir
+        if backend_args is not None or file_client_args is not None or not local:
             return super().save_checkpoint(out_dir, filename, file_client_args, save_optimizer,
                                            save_param_scheduler, meta, by_epoch, backend_args)
         tmp_name = f'.{filename}.tmp'
         super().save_checkpoint(out_dir, tmp_name, None, save_optimizer, save_param_scheduler,
                                 meta, by_epoch, None)
         tmp_path, final_path = osp.join(out_dir, tmp_name), osp.join(out_dir, filename)
-        if osp.isfile(tmp_path):  # only the master rank writes
-            os.replace(tmp_path, final_path)
+        with open(tmp_path, 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, final_path)

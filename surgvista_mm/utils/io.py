@@ -59,8 +59,8 @@ def atomic_write_text(path: str, text: str) -> None:
     atomic_write_bytes(path, text.encode('utf-8'))
 
 
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and math.isnan(obj):
+def _nan_to_none(obj: Any) -> Any:  # and +-inf
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
         return {k: _nan_to_none(v) for k, v in obj.items()}
@@ -70,5 +70,5 @@ def _nan_to_none(obj: Any) -> Any:
 
 
 def atomic_write_json(path: str, obj: Any, indent: int = 2) -> None:
-    """Atomically write JSON; NaN floats become ``null`` (strict JSON has no NaN)."""
+    """Atomically write JSON; NaN and infinite floats become ``null`` (strict JSON has neither)."""
     atomic_write_text(path, json.dumps(_nan_to_none(obj), indent=indent, allow_nan=False) + '\n')

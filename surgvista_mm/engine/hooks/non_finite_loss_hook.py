@@ -19,9 +19,10 @@ class NonFiniteLossError(RuntimeError):
 class SurgVistaNonFiniteLossHook(Hook):
     """Detect a NaN/Inf training loss and stop the run with a clear message.
 
-    The finiteness flag is accumulated on the loss's device and read on the host only every
-    ``check_interval`` iterations (one sync per interval, none in between), so a bad value is
-    caught within ``check_interval`` iterations of its appearance. Raising inside the train loop
+    The finiteness flag is accumulated on the loss's device and read on the host every
+    ``check_interval`` iterations, so a bad value is caught within ``check_interval`` iterations
+    of its appearance. (mmengine's ``RuntimeInfoHook`` already reads every logged value each
+    iteration, so with the default hooks this adds no synchronisation of its own.) Raising inside the train loop
     stops the run before the ``CheckpointHook`` of the current epoch runs, so the last checkpoint
     on disk is the last good one; it is named in the message so the run can be resumed from it
     (e.g. with a lower learning rate).

@@ -169,10 +169,10 @@ class SurgVistaViT(BaseModule):
         """
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            unknown = set(cfg) - {'type', 'checkpoint', 'prefix', 'map_location'}
+            unknown = set(cfg) - {'type', 'checkpoint', 'prefix'}
             if unknown or 'checkpoint' not in cfg:
-                raise KeyError(f'SurgVistaViT Pretrained init_cfg takes checkpoint, prefix and '
-                               f'map_location; got keys {sorted(cfg)}')
+                raise KeyError(f'SurgVistaViT Pretrained init_cfg takes checkpoint and prefix '
+                               f'(weights are read on the CPU); got keys {sorted(cfg)}')
             self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix', 'backbone.'))
             self._is_init = True
             return

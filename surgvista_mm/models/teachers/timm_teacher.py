@@ -55,7 +55,7 @@ class SurgVistaTimmTeacher(BaseFrozenTeacher):
         """``[B', 3, H, W]`` -> patch tokens ``[B', H'*W', C]``."""
         feats = self.model.forward_intermediates(
             images, indices=[self.out_index], norm=self.out_norm, output_fmt='NLC',
-            intermediates_only=True)
+            intermediates_only=True, stop_early=True)
         return feats[0]
 
     def init_weights(self) -> None:
