@@ -145,3 +145,20 @@ def test_train_py_bf16_amp_config_on_cpu(tmp_path, demo_root):
     assert 'SurgVistaAutocastOptimWrapper' in log
     ckpt = load_trusted_checkpoint(str(work / 'epoch_1.pth'))
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values())
+
+
+def test_train_py_seed_and_resume_flags():
+    import argparse
+
+    from tests.helpers.tools import load_tool
+    tool = load_tool('train')
+    base = dict(config=DEMO_CFG, work_dir=None, cfg_options=None, launcher='none', local_rank=0,
+                resume=None, no_resume=False, seed=None)
+    cfg = tool.configure(argparse.Namespace(**base))
+    assert cfg.resume is True and cfg.train_dataloader.dataset.seed == 0
+    assert cfg.work_dir == osp.join('work_dirs', 'surgvista_demo')
+    cfg = tool.configure(argparse.Namespace(**dict(base, seed=7, no_resume=True)))
+    assert cfg.randomness.seed == 7 and cfg.train_dataloader.dataset.seed == 7  # crops, masks
+    assert cfg.resume is False
+    cfg = tool.configure(argparse.Namespace(**dict(base, resume='w/epoch_3.pth')))
+    assert cfg.resume is True and cfg.load_from == 'w/epoch_3.pth'

@@ -27,8 +27,8 @@ def parse_args() -> argparse.Namespace:
     return parse_runner_args(parser)
 
 
-def main() -> None:
-    args = parse_args()
+def configure(args: argparse.Namespace):  # -> mmengine Config
+    """The config with the command line applied (work dir, resume, seed)."""
     cfg = load_runner_config(args)
     if args.no_resume:
         cfg.resume, cfg.load_from = False, None
@@ -42,6 +42,12 @@ def main() -> None:
             dataset = (cfg.get(key) or {}).get('dataset')
             if dataset is not None and 'seed' in dataset:
                 dataset.seed = args.seed
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = configure(args)
     runner, _ = build_runner(cfg, args.config, args.launcher)
     check_total_batch(cfg, runner)
     runner.train()
