@@ -8,6 +8,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone too
 
+from mmengine.config import Config  # noqa: E402
+
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
@@ -27,7 +29,7 @@ def parse_args() -> argparse.Namespace:
     return parse_runner_args(parser)
 
 
-def configure(args: argparse.Namespace):  # -> mmengine Config
+def configure(args: argparse.Namespace) -> Config:
     """The config with the command line applied (work dir, resume, seed)."""
     cfg = load_runner_config(args)
     if args.no_resume:
@@ -53,7 +55,7 @@ def main() -> None:
     runner.train()
 
 
-def check_total_batch(cfg, runner) -> None:  # noqa: ANN001
+def check_total_batch(cfg: Config, runner) -> None:  # noqa: ANN001
     """Warn when the config's LR was derived for another total batch than this launch has."""
     expected = cfg.get('total_batch')
     if expected is None or cfg.get('train_dataloader') is None:
