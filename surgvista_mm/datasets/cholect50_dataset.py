@@ -1,13 +1,13 @@
 """CholecT50 action-triplet recognition from the official release (dataset-formats.md §6)."""
 from __future__ import annotations
 
-import json
 import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from surgvista_mm.registry import DATASETS
+from surgvista_mm.utils.io import read_json
 from .base_clip_dataset import BaseFrameClipDataset
 
 NUM_TRIPLETS = 100
@@ -36,13 +36,7 @@ def read_triplet_labels(path: str, num_frames: Optional[int] = None) -> np.ndarr
     (-1: no action). ``num_frames`` defaults to the file's ``num_frames`` (else the largest
     annotated frame + 1); frames without an entry get all zeros.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'CholecT50 label file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path} is not valid JSON: {e}') from e
+    data = read_json(path, 'CholecT50 label file')
     ann = data.get('annotations')
     if not isinstance(ann, dict):
         raise ValueError(f'{path}: no "annotations" object')

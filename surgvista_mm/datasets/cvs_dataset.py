@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import os.path as osp
 import re
@@ -20,6 +19,7 @@ import torch
 from mmengine.logging import print_log
 
 from surgvista_mm.registry import DATASETS, TRANSFORMS
+from surgvista_mm.utils.io import read_json
 from .base_clip_dataset import BaseFrameClipDataset
 from .transforms import PackSurgVistaClipInputs
 
@@ -66,13 +66,7 @@ def read_endoscapes_coco(path: str) -> CVSAnnotations:
     ``frame`` is the 25-fps index of the image name ``{vid}_{frame}.jpg``; ``ds`` float32 ``[3]``
     (C1, C2, C3 annotator means). Images whose ``is_ds_keyframe`` is false are skipped.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Endoscapes CVS annotation file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path} is not valid JSON: {e}') from e
+    data = read_json(path, 'Endoscapes CVS annotation file')
     images = data.get('images') if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise ValueError(f'{path}: no "images" list (expected a COCO file)')

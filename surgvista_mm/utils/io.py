@@ -69,6 +69,22 @@ def _nan_to_none(obj: Any) -> Any:  # and +-inf
     return obj
 
 
+def read_json(path: str, what: str) -> Any:
+    """Parse a JSON file; errors name ``what`` and the path.
+
+    Raises:
+        FileNotFoundError: ``{what} not found: {path}``.
+        ValueError: the file is not valid JSON.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path} is not valid JSON: {e}') from e
+
+
 def atomic_write_json(path: str, obj: Any, indent: int = 2) -> None:
     """Atomically write JSON; NaN and infinite floats become ``null`` (strict JSON has neither)."""
     atomic_write_text(path, json.dumps(_nan_to_none(obj), indent=indent, allow_nan=False) + '\n')
