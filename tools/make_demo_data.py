@@ -7,16 +7,21 @@ Layout written under ``--out`` (default ``data/demo``)::
     phase_annotations/videoNN-phase.txt  Cholec80-style phases: 'Frame\\tPhase', one row per
                                          25-fps frame (1-fps frame k = row 25k), phase names
     videos/webNN.mp4                     extra unlabelled videos (mp4v) at --web-fps (pre-training)
+    videos/videoNN.mp4                   the test videos again as mp4v at --video-fps (a "new"
+                                         video for tools/inference/online_phase.py)
     manifests/demo_frames.json           manifest of the frame-folder videos
     manifests/demo_web.json              manifest of the mp4 videos
+    manifests/demo_videos.json           manifest of the test videos' mp4 files (labelled by
+                                         phase_annotations/ like the frame folders)
     splits/train.txt, splits/test.txt    video ids (test = the last --test-videos videos)
     teacher/demo_teacher_vit.pth         random ViT in the EndoSSL key layout (tensor dict)
     teacher/demo_teacher_vit.json        its shape parameters
     demo_info.json                       the arguments; marks a complete dataset
 
-Frames show a tissue-coloured smooth-noise texture under a slowly drifting camera, with 1-3 grey
-metallic instruments (shaft + opening/closing jaws) moving over time; which instruments are
-visible depends on the phase. Output is deterministic given the arguments. Existing files are
+Frames show a tissue-coloured smooth texture under a slowly drifting camera, tinted per phase, with
+the phase's instruments (graspers, hook, clip applier, bag, irrigator) moving at the phase's speed
+and little pixel noise: reconstruction has structure to learn and phases are separable
+(``PHASE_STYLES``). Output is deterministic given the arguments. Existing files are
 kept (an interrupted run resumes) unless ``--force``; every file is written atomically.
 """
 from __future__ import annotations
@@ -52,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--test-videos', type=int, default=1, help='last videos listed as test')
     p.add_argument('--web-videos', type=int, default=1, help='unlabelled mp4 videos')
     p.add_argument('--web-fps', type=float, default=4.0, help='native fps of the mp4 videos')
+    p.add_argument('--video-fps', type=float, default=10.0,
+                   help='native fps of the test videos written as mp4 (0: none)')
     p.add_argument('--teacher-width', type=int, default=64)
     p.add_argument('--teacher-depth', type=int, default=2)
     p.add_argument('--teacher-heads', type=int, default=2, help='recorded in the .json only')
@@ -71,8 +78,31 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------------------------ rendering
+# Phase styles, shared by every video (so that phases are learnable across videos): a tissue tint
+# (RGB factors), the instrument types on screen and a motion speed factor. Instrument types:
+# 0 grasper (grey, jaws), 1 hook (dark, thin), 2 clip applier (bright, thick),
+# 3 retrieval bag (green disc), 4 irrigator (white, thin, straight).
+PHASE_STYLES = (
+    dict(tint=(1.00, 0.80, 0.80), tools=(0,), speed=0.5),
+    dict(tint=(1.00, 0.55, 0.50), tools=(0, 1), speed=1.0),
+    dict(tint=(0.95, 0.85, 0.60), tools=(2,), speed=0.7),
+    dict(tint=(1.00, 0.95, 0.55), tools=(1, 3), speed=1.3),
+    dict(tint=(0.90, 0.60, 0.88), tools=(0, 3), speed=0.6),
+    dict(tint=(0.80, 0.42, 0.38), tools=(4, 1), speed=1.6),
+    dict(tint=(1.00, 0.85, 0.97), tools=(0, 2, 4), speed=0.9),
+)
+TOOL_GREY = (165.0, 70.0, 230.0, 0.0, 250.0)
+TOOL_THICK = (1.0, 0.6, 1.5, 1.0, 0.5)
+
+
 class SyntheticVideo:
-    """A deterministic synthetic laparoscopic scene; ``render(t)`` for any time t in seconds."""
+    """A deterministic synthetic laparoscopic scene; ``render(t)`` for any time t in seconds.
+
+    Learnable at toy size: the content depends on the phase (``PHASE_STYLES``: tissue tint,
+    instruments, motion speed), the tissue texture is smooth (structure for masked reconstruction
+    to learn) and the pixel noise is small (std 1 grey level). Phases follow each other in order
+    with near-even lengths (no phase covers more than 28% of a video, so chance is below 0.3).
+    """
 
     def __init__(self, seed: int, height: int, width: int, num_frames: int) -> None:
         rng = np.random.default_rng(seed)
@@ -80,29 +110,41 @@ class SyntheticVideo:
         self.pad = max(8, height // 4)
         big_h, big_w = height + 2 * self.pad, width + 2 * self.pad
         tissue = sum(self._noise(rng, big_h, big_w, cells) * amp
-                     for cells, amp in ((3, 0.55), (7, 0.3), (17, 0.15)))
-        fat = self._noise(rng, big_h, big_w, 4)
-        dark = np.array([110, 18, 28], np.float32)  # RGB
-        pink = np.array([232, 128, 136], np.float32)
-        yellow = np.array([236, 196, 120], np.float32)
+                     for cells, amp in ((2, 0.5), (4, 0.5)))
+        tissue = np.clip((tissue - tissue.mean()) * 1.6 + 0.5, 0, 1)
+        fat = self._noise(rng, big_h, big_w, 3)
+        dark = np.array([110, 30, 36], np.float32)  # RGB
+        pink = np.array([235, 150, 150], np.float32)
+        yellow = np.array([236, 200, 130], np.float32)
         col = dark + (pink - dark) * tissue[..., None]
-        fat_w = np.clip((fat - 0.7) * 4, 0, 1)[..., None]
-        self.texture = (col * (1 - fat_w) + yellow * fat_w).astype(np.float32)
-        self.drift = rng.uniform(0.05, 0.2, size=4)  # camera drift frequencies / phases
-        # phases: a random split of the frames over the 7 phases, in order
-        lengths = rng.dirichlet(np.full(len(PHASES), 2.0)) * num_frames
-        bounds = np.round(np.cumsum(lengths)).astype(int)
-        self.phase = np.searchsorted(bounds, np.arange(num_frames), side='right').clip(
-            0, len(PHASES) - 1)
+        fat_w = np.clip((fat - 0.65) * 4, 0, 1)[..., None]
+        texture = col * (1 - fat_w) + yellow * fat_w
+        for _ in range(2):  # dark vessels: smooth curves across the scene
+            pts = np.stack([np.linspace(0, big_w, 24), np.cumsum(rng.normal(0, 3, 24))
+                            + rng.uniform(0.1, 0.9) * big_h], 1)
+            if rng.random() < 0.5:
+                pts = pts[:, ::-1] * [big_h / big_w, big_w / big_h]
+            cv2.polylines(texture, [np.round(pts).astype(np.int32)], False,
+                          (90.0, 20.0, 30.0), 2, cv2.LINE_AA)
+        self.texture = texture.astype(np.float32)
+        # the endoscope's circular field of view: dark outside, a soft edge
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        r = np.hypot((yy + 0.5 - height / 2) / (height / 2), (xx + 0.5 - width / 2) / (width / 2))
+        self.vignette = np.clip((1.08 - r) / 0.3, 0.35, 1.0)[..., None].astype(np.float32)
+        self.drift = rng.uniform(0.02, 0.06, size=4)  # slow camera drift frequencies / phases
+        k = len(PHASES)
+        for _ in range(1000):  # near-even phase lengths, none above 28% of the video
+            lengths = rng.dirichlet(np.full(k, 12.0))
+            if lengths.max() <= 0.28 or num_frames < 4 * k:
+                break
+        bounds = np.round(np.cumsum(lengths) * num_frames).astype(int)
+        self.phase = np.searchsorted(bounds, np.arange(num_frames), side='right').clip(0, k - 1)
         self.tools = []
-        for k in range(3):
-            side = rng.integers(4)
+        for kind in range(len(TOOL_GREY)):
             self.tools.append(dict(
-                side=side, entry=rng.uniform(0.2, 0.8), centre=rng.uniform(0.3, 0.7, size=2),
-                amp=rng.uniform(0.1, 0.25, size=2), freq=rng.uniform(0.05, 0.2, size=3),
-                phase0=rng.uniform(0, 2 * np.pi, size=3), grey=rng.uniform(140, 200),
-                phases=set(rng.choice(len(PHASES), size=3 + k, replace=False).tolist()) | (
-                    {0, 1, 2, 3, 4, 5, 6} if k == 0 else set())))
+                kind=kind, side=int(rng.integers(4)), entry=rng.uniform(0.25, 0.75),
+                centre=rng.uniform(0.35, 0.65, size=2), amp=rng.uniform(0.1, 0.2, size=2),
+                freq=rng.uniform(0.08, 0.16, size=3), phase0=rng.uniform(0, 2 * np.pi, size=3)))
         self.noise_seed = seed
 
     @staticmethod
@@ -117,17 +159,16 @@ class SyntheticVideo:
     def render(self, t: float) -> np.ndarray:
         """RGB uint8 frame ``[h, w, 3]`` at time ``t`` seconds."""
         f, p = self.drift[:2], self.drift[2:] * 20
-        dx = int(round(self.pad * (1 + 0.9 * np.sin(2 * np.pi * f[0] * t + p[0]))))
-        dy = int(round(self.pad * (1 + 0.9 * np.sin(2 * np.pi * f[1] * t + p[1]))))
+        dx = int(round(self.pad * (1 + 0.8 * np.sin(2 * np.pi * f[0] * t + p[0]))))
+        dy = int(round(self.pad * (1 + 0.8 * np.sin(2 * np.pi * f[1] * t + p[1]))))
         img = self.texture[dy:dy + self.h, dx:dx + self.w].copy()
-        img *= 0.9 + 0.1 * np.sin(2 * np.pi * 0.07 * t)
-        phase = self.phase_at(t)
-        for tool in self.tools:
-            if phase in tool['phases']:
-                self._draw_tool(img, tool, t)
-        img = cv2.GaussianBlur(img, (3, 3), 0.6)
+        style = PHASE_STYLES[self.phase_at(t)]
+        img *= np.asarray(style['tint'], np.float32)
+        for kind in style['tools']:
+            self._draw_tool(img, self.tools[kind], t * style['speed'])
+        img = cv2.GaussianBlur(img, (3, 3), 0.6) * self.vignette
         grain = np.random.default_rng([self.noise_seed, int(round(t * 1000))]).normal(
-            0, 3, img.shape)
+            0, 1, img.shape)
         return np.clip(img + grain, 0, 255).astype(np.uint8)
 
     def _draw_tool(self, img: np.ndarray, tool: Dict, t: float) -> None:
@@ -136,24 +177,32 @@ class SyntheticVideo:
         tip = np.array([(tool['centre'][0] + tool['amp'][0] * np.sin(2 * np.pi * fr[0] * t + ph[0]))
                         * w, (tool['centre'][1] + tool['amp'][1]
                               * np.sin(2 * np.pi * fr[1] * t + ph[1])) * h])
+        to_pt = lambda v: tuple(int(round(c)) for c in v)  # noqa: E731
+        kind = tool['kind']
+        if kind == 3:  # retrieval bag: a green disc with a dark rim
+            r = max(4, int(h * 0.16))
+            cv2.circle(img, to_pt(tip), r + 1, (20.0, 60.0, 30.0), -1, cv2.LINE_AA)
+            cv2.circle(img, to_pt(tip), r, (60.0, 170.0, 80.0), -1, cv2.LINE_AA)
+            return
         e = tool['entry']
         entry = np.array([[e * w, -5], [w + 5, e * h], [e * w, h + 5], [-5, e * h]][tool['side']])
         axis = tip - entry
         axis /= max(np.linalg.norm(axis), 1e-6)
         normal = np.array([-axis[1], axis[0]])
-        thick = max(3, h // 9)
-        grey = tool['grey']
-        to_pt = lambda v: tuple(int(round(c)) for c in v)  # noqa: E731
+        thick = max(2, int(round(h / 9 * TOOL_THICK[kind])))
+        grey = TOOL_GREY[kind]
         cv2.line(img, to_pt(entry), to_pt(tip), (grey * 0.55,) * 3, thick + 2, cv2.LINE_AA)
         cv2.line(img, to_pt(entry), to_pt(tip), (grey,) * 3, thick, cv2.LINE_AA)
-        cv2.line(img, to_pt(entry + normal * thick * 0.2), to_pt(tip + normal * thick * 0.2),
-                 (min(255, grey + 50),) * 3, max(1, thick // 4), cv2.LINE_AA)  # highlight
-        opening = 0.25 + 0.2 * np.sin(2 * np.pi * fr[2] * t + ph[2])
-        jaw = h * 0.12
-        for sgn in (-1, 1):
-            d = axis * np.cos(opening) + sgn * normal * np.sin(opening)
-            cv2.line(img, to_pt(tip), to_pt(tip + d * jaw), (grey * 0.7,) * 3,
-                     max(2, thick // 2), cv2.LINE_AA)
+        if kind == 1:  # hook: a short bent tip
+            cv2.line(img, to_pt(tip), to_pt(tip + normal * h * 0.1), (grey,) * 3, thick,
+                     cv2.LINE_AA)
+        elif kind in (0, 2):  # jaws opening and closing
+            opening = (0.25 if kind == 0 else 0.12) + 0.2 * np.sin(2 * np.pi * fr[2] * t + ph[2])
+            jaw = h * 0.12
+            for sgn in (-1, 1):
+                d = axis * np.cos(opening) + sgn * normal * np.sin(opening)
+                cv2.line(img, to_pt(tip), to_pt(tip + d * jaw), (grey * 0.7,) * 3,
+                         max(2, thick // 2), cv2.LINE_AA)
 
 
 # ------------------------------------------------------------------------------------ writers
@@ -286,6 +335,22 @@ def main(argv=None) -> int:
             bar.update(n_native)
         web.append(dict(video_id=vid, video=f'videos/{vid}.mp4',
                         num_frames=count_video_frames(path, args.web_fps), fps=args.web_fps))
+    test_ids = ids[args.videos - args.test_videos:]
+    mp4s = []
+    for i, vid in enumerate(ids):
+        if vid not in test_ids or not args.video_fps:
+            continue
+        path = osp.join(out, 'videos', f'{vid}.mp4')
+        if w.needed(path):
+            scene = SyntheticVideo(args.seed * 1000 + i, height, width, args.frames)
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            write_mp4(path, [scene.render(n / args.video_fps)
+                             for n in range(int(round(args.frames * args.video_fps)))],
+                      args.video_fps)
+            w.written += 1
+        mp4s.append(dict(video_id=vid, video=f'videos/{vid}.mp4',
+                         num_frames=count_video_frames(path, args.video_fps),
+                         fps=args.video_fps))
     bar.close()
     texts = {
         osp.join(out, 'splits', 'train.txt'): '\n'.join(ids[:args.videos - args.test_videos]),
@@ -295,7 +360,8 @@ def main(argv=None) -> int:
         if w.needed(path):
             w.bytes(path, (text + '\n').encode())
     for name, vids, src in (('demo_frames.json', videos, 'demo_frames'),
-                            ('demo_web.json', web, 'demo_web')):
+                            ('demo_web.json', web, 'demo_web'),
+                            ('demo_videos.json', mp4s, 'demo_videos')):
         path = osp.join(out, 'manifests', name)
         if vids and w.needed(path):
             kw = dict(filename_tmpl='{:06d}.jpg', offset=0) if src == 'demo_frames' else {}

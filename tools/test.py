@@ -12,7 +12,10 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
-from surgvista_mm.compat import load_external_weights, load_trusted_checkpoint  # noqa: E402
+from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted  # noqa: E402
+from surgvista_mm.compat import load_trusted_checkpoint  # noqa: E402
+from surgvista_mm.evaluation.writers import check_out_dir  # noqa: E402
+from surgvista_mm.inference.model import check_checkpoint_fits, wrap_evaluator  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -26,6 +29,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='the checkpoint is your own training checkpoint (it pickles '
                         'mmengine objects that weights_only=True refuses)')
+    parser.add_argument('--out-dir', help='also write predictions (per-video phase files, '
+                        'scores.npz / predictions.npz), metrics.json and plots here')
+    parser.add_argument('--force', action='store_true',
+                        help='replace results already in --out-dir')
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -36,10 +43,15 @@ def main() -> None:
     cfg.load_from, cfg.resume = None, False
     if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
         raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set to test')
-    runner, _ = build_runner(cfg, args.config, args.launcher)
-    loader = load_trusted_checkpoint if args.trust_checkpoint else load_external_weights
+    if args.out_dir:  # refused before anything is built when it already holds results
+        check_out_dir(args.out_dir, args.force)
+        cfg.test_evaluator = wrap_evaluator(cfg.test_evaluator, args.out_dir, args.force,
+                                            args.config)
+    loader = load_trusted_checkpoint if args.trust_checkpoint else load_checkpoint_allowlisted
     checkpoint = loader(args.checkpoint, map_location='cpu')
+    runner, _ = build_runner(cfg, args.config, args.launcher)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_checkpoint_fits(model, checkpoint, args.checkpoint, args.config)
     _load_checkpoint_to_model(model, checkpoint, strict=True)
     runner.logger.info(f'loaded weights from {args.checkpoint}')
     runner.test()

@@ -15,7 +15,7 @@ mask_ratio = 0.75
 embed_dims = 96
 teacher_dims = 64
 token_grid = (num_frames // tubelet_size, img_size // patch_size, img_size // patch_size)
-max_epochs = 10
+max_epochs = 20
 
 model = dict(
     type='SurgVistaPretrainer',

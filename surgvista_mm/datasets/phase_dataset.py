@@ -101,7 +101,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
 
     Args:
         manifest: manifest of the videos.
-        label_dir: folder of the annotation files.
+        label_dir: folder of the annotation files; None for videos without annotations (every
+            frame is a sample without ``gt_label``: inference, feature extraction).
         classes: class names in id order (default: the 7 Cholec80 phases).
         label_file_tmpl: annotation file name, formatted with ``video_id`` and ``num`` (None:
             the format's default, ``phase_labels.DEFAULT_LABEL_FILES``; for ``'frame_phase'``
@@ -126,7 +127,7 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
             ``BaseFrameClipDataset``.
     """
 
-    def __init__(self, manifest: str, label_dir: str,
+    def __init__(self, manifest: str, label_dir: Optional[str],
                  classes: Sequence[str] = CHOLEC80_PHASES,
                  label_file_tmpl: Optional[str] = '{video_id}-phase.txt',
                  label_fps: float = 25.0, label_first_frame: int = 0, label_int_base: int = 0,
@@ -159,6 +160,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
 
     def load_data_list(self) -> List[dict]:
         """One dict per video, with its per-frame labels (``labels``, int64 ``[num_frames]``)."""
+        if self.label_dir is None:
+            return self._load_unlabelled()
         if not osp.isdir(self.label_dir):
             raise FileNotFoundError(f'{type(self).__name__}: label_dir not found: '
                                     f'{self.label_dir}')
@@ -196,6 +199,19 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
             raise ValueError(f'{type(self).__name__}: no labelled video in {self.manifest}')
         return videos
 
+    def _load_unlabelled(self) -> List[dict]:
+        """One dict per video of the manifest, every frame a sample, no labels."""
+        entries = select_entries(load_manifest(self.manifest), self.include, self.exclude, 1,
+                                 self.manifest)
+        videos = []
+        for e in entries:
+            info = e.to_results()
+            info['total_frames'] = e.num_frames
+            videos.append(info)
+        if not videos:
+            raise ValueError(f'{type(self).__name__}: no video in {self.manifest}')
+        return videos
+
     def _read_labels(self, path: str, entry: VideoEntry) -> np.ndarray:
         """Per-1-fps-frame class ids of one video (-1: unlabelled) in ``label_format``."""
         if self.label_format == 'frame_phase':
@@ -209,5 +225,7 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
 
     def add_frame_annotation(self, info: dict, t: int) -> dict:
         """Label of frame ``t`` as ``gt_label`` (the per-video array is removed)."""
-        info['gt_label'] = int(info.pop('labels')[t])
+        labels = info.pop('labels', None)
+        if labels is not None:
+            info['gt_label'] = int(labels[t])
         return info

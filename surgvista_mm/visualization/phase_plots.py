@@ -116,16 +116,17 @@ def plot_phase_ribbons(gt_by_video: Mapping[str, np.ndarray],
     ax.set_ylim(-(n_vid - 1) * pitch - 0.5, 0.5)
     ax.set_xlim(0, longest)
     ax.set_xlabel('time (min)' if fps else 'frame')
-    ax.set_title('per video: ground truth (upper ribbon) / prediction (lower ribbon)',
-                 fontsize=9)
     for side in ('top', 'right', 'left'):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis='y', length=0)
     handles = [Patch(facecolor=colors[i], label=names[i]) for i in range(k)]
     ax.legend(handles=handles, loc='lower center', bbox_to_anchor=(0.5, 1.04),
               ncol=min(k, 7 if max(len(n) for n in names) < 14 else 4), fontsize=8,
-              frameon=False, title='phase' if class_names is not None else 'phase id',
-              title_fontsize=8)
+              frameon=False, title_fontsize=8,
+              # the legend sits above the axes, so it carries the caption (no axes title for
+              # it to cover)
+              title=('phase' if class_names is not None else 'phase id')
+              + ' -- per video: ground truth (upper ribbon) / prediction (lower ribbon)')
 
     bx = fig.add_subplot(grid[1])
     bx.set_label('jaccard')

@@ -173,13 +173,19 @@ class SurgVistaViT(BaseModule):
             if unknown or 'checkpoint' not in cfg:
                 raise KeyError(f'SurgVistaViT Pretrained init_cfg takes checkpoint and prefix '
                                f'(weights are read on the CPU); got keys {sorted(cfg)}')
-            self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix', 'backbone.'))
+            if cfg['checkpoint'] is None:  # explicit: train from scratch (random init)
+                print_log('SurgVistaViT: init_cfg.checkpoint=None, encoder starts from random '
+                          'weights', logger='current')
+            else:
+                self.load_pretrained(cfg['checkpoint'], prefix=cfg.get('prefix', 'backbone.'))
             self._is_init = True
             return
         super().init_weights()
 
     def load_pretrained(self, path: str, prefix: str = 'backbone.') -> None:
-        """Load encoder weights strictly from a converted (or plain) checkpoint file.
+        """Load encoder weights strictly from a converted (or plain) checkpoint file, or
+        directly from a pre-training checkpoint of this project (``work_dirs/.../epoch_N.pth``:
+        its ``backbone.*`` tensors; decoders, heads and teacher are ignored).
 
         Keys are taken from ``prefix`` when any key carries it (otherwise all keys). A stored
         ``pos_embed`` is dropped (fixed, recomputed) and, with ``final_norm=False``, so is the
@@ -187,8 +193,9 @@ class SurgVistaViT(BaseModule):
         or missing key, or a shape mismatch, raises naming the file and keys.
         """
         from surgvista_mm.checkpoint.state_dict import (check_state_dict, unwrap_state_dict)
-        from surgvista_mm.compat import load_external_weights
-        state = unwrap_state_dict(load_external_weights(path), path)
+        from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted
+        # weights_only=True; this project's own pre-training checkpoints (epoch_N.pth) load too
+        state = unwrap_state_dict(load_checkpoint_allowlisted(path), path)
         if prefix and any(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         dropped = [k for k in state if k in _FIXED_KEYS
