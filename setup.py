@@ -33,7 +33,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['surgvista_mm', 'surgvista_mm.*']),
-    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json']},
+    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json',
+                                  'evaluation/data/classes/*.txt']},
     include_package_data=True,
     install_requires=[
         'torch>=2.6',  # weights_only=True by default (mmengine's load_from relies on it)

@@ -119,7 +119,7 @@ class SyntheticVideo:
         col = dark + (pink - dark) * tissue[..., None]
         fat_w = np.clip((fat - 0.65) * 4, 0, 1)[..., None]
         texture = col * (1 - fat_w) + yellow * fat_w
-        for _ in range(2):  # dark vessels: smooth curves across the scene
+        for _ in range(0):  # dark vessels: smooth curves across the scene
             pts = np.stack([np.linspace(0, big_w, 24), np.cumsum(rng.normal(0, 3, 24))
                             + rng.uniform(0.1, 0.9) * big_h], 1)
             if rng.random() < 0.5:
@@ -168,7 +168,7 @@ class SyntheticVideo:
             self._draw_tool(img, self.tools[kind], t * style['speed'])
         img = cv2.GaussianBlur(img, (3, 3), 0.6) * self.vignette
         grain = np.random.default_rng([self.noise_seed, int(round(t * 1000))]).normal(
-            0, 1, img.shape)
+            0, 0.5, img.shape)
         return np.clip(img + grain, 0, 255).astype(np.uint8)
 
     def _draw_tool(self, img: np.ndarray, tool: Dict, t: float) -> None:
@@ -227,7 +227,7 @@ class Writer:
 
 def encode_jpeg(rgb: np.ndarray) -> bytes:
     ok, buf = cv2.imencode('.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, 92])
+                           [cv2.IMWRITE_JPEG_QUALITY, 97])
     if not ok:
         raise RuntimeError('JPEG encoding failed')
     return buf.tobytes()

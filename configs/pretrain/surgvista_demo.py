@@ -11,11 +11,11 @@ num_frames = 8
 img_size = 64
 patch_size = 16
 tubelet_size = 2
-mask_ratio = 0.75
+mask_ratio = 0.5
 embed_dims = 96
 teacher_dims = 64
 token_grid = (num_frames // tubelet_size, img_size // patch_size, img_size // patch_size)
-max_epochs = 20
+max_epochs = 30
 
 model = dict(
     type='SurgVistaPretrainer',
@@ -74,7 +74,7 @@ train_dataloader = dict(
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
     constructor='SurgVistaOptimWrapperConstructor',
     clip_grad=None)
 param_scheduler = [

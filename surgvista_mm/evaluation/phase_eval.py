@@ -74,7 +74,8 @@ def resolve_num_classes(protocol: str, class_names: Optional[Sequence[str]] = No
 
 def evaluate_phase_dirs(gt_dir: str, pred_dir: str, protocol: str, fps: Optional[float] = None,
                         class_names: Optional[Sequence[str]] = None,
-                        num_classes: Optional[int] = None) -> PhaseDirEvaluation:
+                        num_classes: Optional[int] = None,
+                        gt_fps: Optional[float] = None) -> PhaseDirEvaluation:
     """Score ``pred_dir`` against ``gt_dir`` (community per-video files) with ``protocol``.
 
     Args:
@@ -85,6 +86,8 @@ def evaluate_phase_dirs(gt_dir: str, pred_dir: str, protocol: str, fps: Optional
         class_names: Phase names if the files hold names instead of 0-based ids.
         num_classes: Number of phases (default: see :func:`resolve_num_classes`, else the largest
             id in the files + 1).
+        gt_fps: rows per second of native-rate ground-truth files scored against 1-fps
+            predictions (see :func:`~.phase_files.load_phase_dirs`).
 
     Returns:
         The evaluation (labels, per-video statistics and the reported summary).
@@ -99,7 +102,7 @@ def evaluate_phase_dirs(gt_dir: str, pred_dir: str, protocol: str, fps: Optional
         raise ValueError(f'--fps is required for the {protocol} protocol')
     names = list(class_names) if class_names is not None else None
     k = resolve_num_classes(protocol, names, num_classes)
-    videos, gts, preds = load_phase_dirs(gt_dir, pred_dir, names, k)
+    videos, gts, preds = load_phase_dirs(gt_dir, pred_dir, names, k, gt_fps)
     if k is None:
         k = max(int(max(g.max(), p.max())) for g, p in zip(gts, preds)) + 1
     stats = compute_phase_stats(gts, preds, k, relaxation, rule, fps, video_ids=videos)

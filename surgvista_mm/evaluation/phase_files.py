@@ -12,7 +12,8 @@ import numpy as np
 from .functional.stats import natural_key
 
 __all__ = ['PhaseFileError', 'read_class_names', 'read_phase_file', 'list_phase_files',
-           'load_phase_dirs']
+           'load_phase_dirs', 'SHIPPED_CLASS_LISTS', 'resolve_class_names',
+           'subsample_ground_truth']
 
 
 class PhaseFileError(ValueError):
@@ -71,7 +72,10 @@ def read_phase_file(path: str,
         except ValueError:
             raise PhaseFileError(f'{path}:{lineno}: frame index {frame_str!r} is not an '
                                  'integer') from None
-        if name_to_id is not None:
+        if name_to_id is not None and label_str not in name_to_id and label_str.isdigit() \
+                and int(label_str) < len(name_to_id):
+            label = int(label_str)  # a 0-based id (the class list then names the phases)
+        elif name_to_id is not None:
             if label_str not in name_to_id:
                 raise PhaseFileError(f'{path}:{lineno}: unknown phase {label_str!r} (not in the '
                                      'class list)')
@@ -109,7 +113,7 @@ def list_phase_files(folder: str) -> List[str]:
 
 def load_phase_dirs(gt_dir: str, pred_dir: str,
                     class_names: Optional[Sequence[str]] = None,
-                    num_classes: Optional[int] = None
+                    num_classes: Optional[int] = None, gt_fps: Optional[float] = None
                     ) -> Tuple[List[str], List[np.ndarray], List[np.ndarray]]:
     """Read matching ground-truth and prediction folders.
 
@@ -118,6 +122,10 @@ def load_phase_dirs(gt_dir: str, pred_dir: str,
         pred_dir: Folder of prediction files with the same names.
         class_names: Optional phase names (see :func:`read_phase_file`).
         num_classes: Optional number of phases, to reject out-of-range ids.
+        gt_fps: rows per second of the ground-truth files when they are at the native rate
+            (e.g. 25 for Cholec80's official files) and the predictions at 1 fps: prediction
+            frame ``k`` is scored against ground-truth row ``round(k * gt_fps)``
+            (:func:`subsample_ground_truth`). None: both list the same frames.
 
     Returns:
         ``(videos, gts, preds)``: file stems in natural order and per-video label arrays.
@@ -140,6 +148,8 @@ def load_phase_dirs(gt_dir: str, pred_dir: str,
         gt_path, pred_path = os.path.join(gt_dir, name), os.path.join(pred_dir, name)
         gt_frames, gt = read_phase_file(gt_path, class_names, num_classes)
         pred_frames, pred = read_phase_file(pred_path, class_names, num_classes)
+        if gt_fps is not None:
+            gt_frames, gt = subsample_ground_truth(gt_frames, gt, gt_fps, pred_frames, gt_path)
         n = min(gt_frames.size, pred_frames.size)
         bad = np.flatnonzero(gt_frames[:n] != pred_frames[:n])
         if bad.size:
@@ -160,3 +170,47 @@ def load_phase_dirs(gt_dir: str, pred_dir: str,
         gts.append(gt)
         preds.append(pred)
     return videos, gts, preds
+
+
+#: Benchmarks whose phase-name lists ship with the package (``evaluation/data/classes/``).
+SHIPPED_CLASS_LISTS = ('autolaparo', 'cataract101', 'cataract21', 'cataracts', 'cholec80',
+                       'm2cai16', 'pmlr50')
+
+
+def resolve_class_names(name_or_file: str) -> List[str]:
+    """Phase names of a shipped benchmark (``'cholec80'``, ``'m2cai16'``, ...; see
+    :data:`SHIPPED_CLASS_LISTS`) or of a text file (one name per line).
+
+    Raises:
+        PhaseFileError: neither a shipped list nor a readable file.
+    """
+    key = name_or_file.strip().lower()
+    if key in SHIPPED_CLASS_LISTS:
+        return read_class_names(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
+                                             'classes', f'{key}.txt'))
+    if not os.path.isfile(name_or_file):
+        raise PhaseFileError(f'--classes {name_or_file!r}: not a shipped class list '
+                             f'({", ".join(SHIPPED_CLASS_LISTS)}) nor a file')
+    return read_class_names(name_or_file)
+
+
+def subsample_ground_truth(frames: np.ndarray, labels: np.ndarray, gt_fps: float,
+                           pred_frames: np.ndarray, path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Ground truth at ``gt_fps`` rows per second -> the 1-fps frames ``pred_frames``.
+
+    1-fps frame ``k`` takes the row whose frame number is ``round(k * gt_fps)`` (half up: the
+    rule of the datasets, ``manifest.native_index``).
+
+    Raises:
+        PhaseFileError: a needed row is missing, naming the file, the frame and the row.
+    """
+    from surgvista_mm.datasets.manifest import native_index
+    rows = {int(f): int(lab) for f, lab in zip(frames, labels)}
+    out = []
+    for k in pred_frames.tolist():
+        row = native_index(int(k), gt_fps)
+        if row not in rows:
+            raise PhaseFileError(f'{path}: no row for frame {row} (1-fps frame {k} at '
+                                 f'--gt-fps {gt_fps:g})')
+        out.append(rows[row])
+    return np.asarray(pred_frames, np.int64), np.asarray(out, np.int64)

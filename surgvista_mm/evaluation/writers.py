@@ -95,6 +95,8 @@ class SurgicalPredictionWriter(BaseMetric):
         collect_dir: folder for CPU collection (mmengine's default when None).
     """
 
+    default_prefix = 'results'  # unused: the wrapped metric's keys are returned unchanged
+
     def __init__(self, metric: Dict, out_dir: str, force: bool = False, plots: bool = True,
                  class_names: Optional[Sequence[str]] = None, collect_device: str = 'cpu',
                  collect_dir: Optional[str] = None) -> None:
@@ -247,8 +249,9 @@ class SurgicalPredictionWriter(BaseMetric):
         title = (f'{res["protocol"]}: Jaccard {res["jaccard"]:.2f}, accuracy '
                  f'{res["accuracy"]:.2f}, image-level accuracy {res["image_accuracy"]:.2f} '
                  f'({len(evaluation.videos)} videos, percent)')
-        fig = plot_phase_ribbons(dict(zip(evaluation.videos, evaluation.gts)),
-                                 dict(zip(evaluation.videos, evaluation.preds)), names,
+        videos = [v[:-len('-phase')] if v.endswith('-phase') else v for v in evaluation.videos]
+        fig = plot_phase_ribbons(dict(zip(videos, evaluation.gts)),
+                                 dict(zip(videos, evaluation.preds)), names,
                                  res['per_phase_jaccard'], title,
                                  per_phase_jaccard_std=per_phase_std_over_videos(
                                      evaluation.stats), fps=1.0)

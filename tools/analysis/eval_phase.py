@@ -20,7 +20,8 @@ from surgvista_mm.evaluation.functional.phase import (  # noqa: E402
     PROTOCOLS, phase_bootstrap_ci)
 from surgvista_mm.evaluation.phase_eval import (  # noqa: E402
     PhaseDirEvaluation, evaluate_phase_dirs, per_phase_std_over_videos)
-from surgvista_mm.evaluation.phase_files import read_class_names  # noqa: E402
+from surgvista_mm.evaluation.phase_files import (  # noqa: E402
+    SHIPPED_CLASS_LISTS, resolve_class_names)
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
 
 
@@ -32,8 +33,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='evaluation protocol (relaxed ones need --fps)')
     parser.add_argument('--fps', type=float, help='frame rate of the evaluated files (the '
                         'relaxation window is 10 s x fps frames)')
-    parser.add_argument('--classes', help='text file of phase names, one per line, if the '
-                        'files hold names instead of 0-based ids')
+    parser.add_argument('--classes', metavar='NAME|FILE', help='phase names: a shipped list '
+                        '(' + ', '.join(SHIPPED_CLASS_LISTS) + ') or a text file, one name per '
+                        'line; the files may then hold names or 0-based ids')
+    parser.add_argument('--gt-fps', type=float, metavar='F', help='the ground-truth files have '
+                        'F rows per second (e.g. 25: official Cholec80 files) and the '
+                        'predictions one per second: 1-fps frame k is scored against row '
+                        'round(k*F), the rule the datasets use')
     parser.add_argument('--num-classes', type=int, help='number of phases (default: from '
                         '--classes, the protocol, or the largest id in the files + 1)')
     parser.add_argument('--bootstrap', type=int, default=0, help='bootstrap resamples over '
@@ -48,9 +54,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        names = read_class_names(args.classes) if args.classes else None
+        names = resolve_class_names(args.classes) if args.classes else None
         evaluation = evaluate_phase_dirs(args.gt_dir, args.pred_dir, args.protocol, args.fps,
-                                         names, args.num_classes)
+                                         names, args.num_classes, args.gt_fps)
     except (OSError, ValueError) as err:
         print(f'eval_phase: error: {err}', file=sys.stderr)
         return 2
