@@ -1,5 +1,6 @@
 # One-command set-up and use. Every target installs what it needs on first use.
-#   make demo   pre-train the demo config on a generated dataset (CPU, a few minutes)
+#   make demo           pre-train the demo config on a generated dataset (CPU, a few minutes)
+#   make demo-finetune  fine-tune from that backbone, test with --out-dir, re-score, run online
 #   make test   run the test suite (CPU)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -11,8 +12,10 @@ PY     := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DEMO_DIR   ?= data/demo
 DEMO_WORK  ?= work_dirs/demo
+DEMO_FT    ?= work_dirs/demo_finetune
+DEMO_FT_CFG := configs/finetune/surgvista_demo_phase.py
 
-.PHONY: install demo test benchmark clean-demo
+.PHONY: install demo demo-finetune test benchmark clean-demo
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +32,22 @@ demo: install
 	$(PY) tools/make_demo_data.py --out $(DEMO_DIR)
 	$(PY) tools/train.py configs/pretrain/surgvista_demo.py --work-dir $(DEMO_WORK) --resume
 	$(PY) tools/analysis/plot_training_log.py $(DEMO_WORK) --out $(DEMO_WORK)/curves.png
+	$(PY) tools/analysis/demo_report.py $(DEMO_WORK)
+
+# fine-tune from the backbone `make demo` pre-trained (its last checkpoint, read directly), test
+# the best checkpoint (selected on the validation split's unrelaxed image-level accuracy) with
+# --out-dir, re-score the written files, and run online inference on the held-out demo mp4
+demo-finetune: install
+	test -f $(DEMO_WORK)/last_checkpoint || $(MAKE) demo
+	$(PY) tools/train.py $(DEMO_FT_CFG) --work-dir $(DEMO_FT) \
+	    --cfg-options model.backbone.init_cfg.checkpoint=$$(cat $(DEMO_WORK)/last_checkpoint)
+	$(PY) tools/test.py $(DEMO_FT_CFG) $$(ls -t $(DEMO_FT)/best_*.pth | head -1) \
+	    --work-dir $(DEMO_FT)/test --out-dir $(DEMO_FT)/results --force
+	$(PY) tools/analysis/eval_phase.py --gt-dir $(DEMO_FT)/results/gt \
+	    --pred-dir $(DEMO_FT)/results/pred --protocol cholec80-matlab --fps 1 \
+	    --classes cholec80 --out $(DEMO_FT)/results/eval_phase.json
+	$(PY) tools/inference/online_phase.py $(DEMO_FT_CFG) $$(ls -t $(DEMO_FT)/best_*.pth | head -1) \
+	    $(DEMO_DIR)/videos/video04.mp4 --out-dir $(DEMO_FT)/online
 
 test: install
 	$(PY) -m pytest tests -q
@@ -38,4 +57,4 @@ benchmark: install
 	$(PY) tools/benchmark/pretrain_step.py
 
 clean-demo:
-	rm -rf $(DEMO_WORK)
+	rm -rf $(DEMO_WORK) $(DEMO_FT)
