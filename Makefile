@@ -47,7 +47,7 @@ demo-finetune: install
 	    --pred-dir $(DEMO_FT)/results/pred --protocol cholec80-matlab --fps 1 \
 	    --classes cholec80 --out $(DEMO_FT)/results/eval_phase.json
 	$(PY) tools/inference/online_phase.py $(DEMO_FT_CFG) $$(ls -t $(DEMO_FT)/best_*.pth | head -1) \
-	    $(DEMO_DIR)/videos/video04.mp4 --out-dir $(DEMO_FT)/online
+	    $(DEMO_DIR)/videos/$$(head -1 $(DEMO_DIR)/splits/test.txt).mp4 --out-dir $(DEMO_FT)/online
 
 test: install
 	$(PY) -m pytest tests -q

@@ -13,7 +13,8 @@ Layout written under ``--out`` (default ``data/demo``)::
     manifests/demo_web.json              manifest of the mp4 videos
     manifests/demo_videos.json           manifest of the test videos' mp4 files (labelled by
                                          phase_annotations/ like the frame folders)
-    splits/train.txt, splits/test.txt    video ids (test = the last --test-videos videos)
+    splits/{train,val,test}.txt          video ids (test = the last --test-videos videos, val
+                                         the --val-videos before them)
     teacher/demo_teacher_vit.pth         random ViT in the EndoSSL key layout (tensor dict)
     teacher/demo_teacher_vit.json        its shape parameters
     demo_info.json                       the arguments; marks a complete dataset
@@ -50,11 +51,13 @@ LABEL_FPS = 25
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='data/demo', help='output folder')
-    p.add_argument('--videos', type=int, default=4, help='frame-folder videos with phases')
+    p.add_argument('--videos', type=int, default=5, help='frame-folder videos with phases')
     p.add_argument('--frames', type=int, default=80, help='1-fps frames per video')
     p.add_argument('--size', type=int, default=64, help='frame height; width = size * 5 / 4')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--test-videos', type=int, default=1, help='last videos listed as test')
+    p.add_argument('--val-videos', type=int, default=1,
+                   help='videos before the test videos listed as validation')
     p.add_argument('--web-videos', type=int, default=1, help='unlabelled mp4 videos')
     p.add_argument('--web-fps', type=float, default=4.0, help='native fps of the mp4 videos')
     p.add_argument('--video-fps', type=float, default=10.0,
@@ -72,6 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('need --videos >= 1, --frames >= 1 and --size >= 16')
     if not 0 <= args.test_videos < args.videos:
         p.error('--test-videos must be in [0, --videos)')
+    if not 0 <= args.val_videos < args.videos - args.test_videos:
+        p.error('--val-videos must leave at least one training video')
     if args.teacher_img % args.teacher_patch:
         p.error('--teacher-img must be a multiple of --teacher-patch')
     return args
@@ -352,8 +357,10 @@ def main(argv=None) -> int:
                          num_frames=count_video_frames(path, args.video_fps),
                          fps=args.video_fps))
     bar.close()
+    n_train = args.videos - args.test_videos - args.val_videos
     texts = {
-        osp.join(out, 'splits', 'train.txt'): '\n'.join(ids[:args.videos - args.test_videos]),
+        osp.join(out, 'splits', 'train.txt'): '\n'.join(ids[:n_train]),
+        osp.join(out, 'splits', 'val.txt'): '\n'.join(ids[n_train:n_train + args.val_videos]),
         osp.join(out, 'splits', 'test.txt'): '\n'.join(ids[args.videos - args.test_videos:]),
     }
     for path, text in texts.items():

@@ -1,13 +1,14 @@
 # A tiny fine-tuning run on the generated demo data, for the CPU (a few minutes):
 #   python tools/make_demo_data.py --out data/demo
 #   python tools/train.py configs/finetune/surgvista_demo_phase.py --work-dir work_dirs/demo_ft
-# The fine-tuning recipe of spec section 7 at toy size: the demo pre-training backbone layout
+# The fine-tuning recipe of spec section 7 at toy size (milder RandAugment m5-n2, erasing 0.1,
+# mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 12 epochs, so that it learns): the demo backbone
 # (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16, 96 wide x 2 blocks,
 # 4 heads) without final norm, the SurgVISTA head, the video-consistent train augmentations,
 # mixup/cutmix + label smoothing, layer-wise LR decay, and the 7 Cholec80-style demo phases.
-# Train on splits/train.txt, validate and test on splits/test.txt (a demo: there is no third
-# split) with the relaxed Cholec80 protocol at 1 fps; the best checkpoint is selected on the
-# unrelaxed image-level accuracy.
+# Train on splits/train.txt, select the best epoch on splits/val.txt (unrelaxed image-level
+# accuracy) and test on the held-out splits/test.txt, with the relaxed Cholec80 protocol at 1 fps
+# (the unrelaxed numbers are reported too).
 # The encoder starts from random weights (checkpoint=None). To fine-tune the backbone that
 # `make demo` pre-trained, give its checkpoint (a pre-training checkpoint of this project is read
 # directly, no conversion step) with the one option every fine-tuning config takes:
@@ -23,28 +24,29 @@ num_frames = 8
 img_size = 64
 embed_dims = 96
 num_classes = 7
-max_epochs = 4
+max_epochs = 12
 warmup_epochs = 1
 pretrained = None  # or a checkpoint path: see above
-base_lr = 1e-3  # toy run: larger than 5e-4 x 8 / 64 so that it moves in a few epochs
+base_lr = 2e-3  # toy run: larger than 5e-4 x 8 / 64 so that it moves in a few epochs
 min_lr = 1e-6
 
 model = dict(
     backbone=dict(img_size=img_size, num_frames=num_frames, embed_dims=embed_dims, depth=2,
                   num_heads=4, drop_path_rate=0.1,
                   init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    cls_head=dict(num_classes=num_classes, in_channels=embed_dims),
+    cls_head=dict(num_classes=num_classes, in_channels=embed_dims, dropout_ratio=0.2),
+    # toy size: milder batch blending (70% of the batches unblended) so that 8 short epochs learn
     data_preprocessor=dict(blending=dict(augments=[
         dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
         dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes),
-    ])))
+    ], probs=[0.15, 0.15])))
 
 train_pipeline = [
     dict(type='SurgicalFrameLoader'),
-    dict(type='VideoRandAugment', config_str='rand-m7-n4-mstd0.5', interpolation='bicubic'),
+    dict(type='VideoRandAugment', config_str='rand-m5-n2-mstd0.5', interpolation='bicubic'),
     dict(type='VideoRandomResizedCrop', size=img_size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)),
     dict(type='VideoFlip', flip_ratio=0.5),
-    dict(type='VideoRandomErasing', p=0.25, mode='pixel'),
+    dict(type='VideoRandomErasing', p=0.1, mode='pixel'),
     dict(type='PackSurgVistaClipInputs'),
 ]
 test_pipeline = [
@@ -69,8 +71,9 @@ val_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(_dataset, include='splits/test.txt', pipeline=test_pipeline, test_mode=True))
-test_dataloader = val_dataloader
+    dataset=dict(_dataset, include='splits/val.txt', pipeline=test_pipeline, test_mode=True))
+test_dataloader = dict(val_dataloader,
+                       dataset=dict(val_dataloader['dataset'], include='splits/test.txt'))
 
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=num_classes, relaxation='matlab',
                      transition_rule='cholec80', fps=1)

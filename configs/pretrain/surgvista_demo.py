@@ -15,7 +15,7 @@ mask_ratio = 0.5
 embed_dims = 96
 teacher_dims = 64
 token_grid = (num_frames // tubelet_size, img_size // patch_size, img_size // patch_size)
-max_epochs = 30
+max_epochs = 40
 
 model = dict(
     type='SurgVistaPretrainer',
@@ -46,7 +46,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='SurgicalFrameLoader'),
-    dict(type='TSNMultiScaleCrop', input_size=img_size, scales=(1.0, 0.875, 0.75, 0.66),
+    dict(type='TSNMultiScaleCrop', input_size=img_size, scales=(1.0, 0.875),
          max_wh_scale_gap=1, num_fixed_crops=13),
     dict(type='TubeMasking', input_size=(num_frames, img_size, img_size), patch_size=patch_size,
          tubelet_size=tubelet_size, mask_ratio=mask_ratio),
