@@ -1,6 +1,7 @@
 """The whole user journey at toy size: pre-train -> fine-tune from that checkpoint (the one
-documented option) -> tools/test.py --out-dir -> eval_phase.py on the written files -> online
-inference on the held-out mp4, whose per-second predictions equal test.py's."""
+documented option) -> tools/test.py --out-dir (one process and two gloo ranks) -> eval_phase.py on
+the written files -> online inference on the held-out mp4, whose per-second predictions equal
+test.py's."""
 from __future__ import annotations
 
 import csv
@@ -64,7 +65,8 @@ def test_pretrain_finetune_test_eval_online(make_demo, tmp_path):
     pre_state = load_checkpoint_allowlisted(pre_ckpt)['state_dict']
     assert torch.equal(backbone.patch_embed.proj.weight,
                        pre_state['backbone.patch_embed.proj.weight'])
-    assert torch.equal(backbone.blocks[1].mlp.fc2.weight, pre_state['backbone.blocks.1.mlp.fc2.weight'])
+    assert torch.equal(backbone.blocks[1].mlp.fc2.weight,
+                       pre_state['backbone.blocks.1.mlp.fc2.weight'])
     SurgVistaRunner.from_cfg(ft).train()
     (best,) = glob.glob(osp.join(ft_dir, 'best_phase_unrelaxed_image_accuracy_*.pth'))
 
@@ -85,6 +87,23 @@ def test_pretrain_finetune_test_eval_online(make_demo, tmp_path):
                              timeout=600)
     assert refused.returncode != 0 and 'already holds results' in refused.stderr
     assert 'use --force' in refused.stderr and out in refused.stderr
+
+    # 3b. two gloo ranks under tools/dist_test.sh write the same files
+    out2 = str(tmp_path / 'results_2ranks')
+    denv = dict(env, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+                PORT=str(29700 + os.getpid() % 1000))
+    proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_test.sh'), cfg_path, best, '2',
+                           '--work-dir', str(tmp_path / 'test2'), '--out-dir', out2],
+                          cwd=ROOT, env=denv, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert 'world size: 2' in proc.stdout + proc.stderr
+    for sub in ('pred', 'gt'):
+        with open(osp.join(out, sub, 'video03-phase.txt')) as a, \
+                open(osp.join(out2, sub, 'video03-phase.txt')) as b:
+            assert a.read() == b.read()
+    with np.load(osp.join(out, 'scores.npz')) as a, np.load(osp.join(out2, 'scores.npz')) as b:
+        np.testing.assert_allclose(a['scores'], b['scores'], atol=1e-6)
+        assert a['frame_indices'].tolist() == b['frame_indices'].tolist()
 
     # 4. eval_phase.py on the written files reproduces the test run's numbers
     rescored = str(tmp_path / 'rescored.json')

@@ -2,8 +2,8 @@
 #   python tools/make_demo_data.py --out data/demo
 #   python tools/train.py configs/finetune/surgvista_demo_phase.py --work-dir work_dirs/demo_ft
 # The fine-tuning recipe of spec section 7 at toy size (milder RandAugment m5-n2, erasing 0.1,
-# mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 12 epochs, so that it learns): the demo backbone
-# (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16, 96 wide x 2 blocks,
+# mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 12 epochs, so that it learns):
+# the demo backbone (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16, 96 wide x 2 blocks,
 # 4 heads) without final norm, the SurgVISTA head, the video-consistent train augmentations,
 # mixup/cutmix + label smoothing, layer-wise LR decay, and the 7 Cholec80-style demo phases.
 # Train on splits/train.txt, select the best epoch on splits/val.txt (unrelaxed image-level
