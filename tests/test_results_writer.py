@@ -67,7 +67,8 @@ def test_phase_files_round_trip_plots_and_refusal(tmp_path):
     assert report['protocol'] == 'cholec80-matlab' and report['task'] == 'phase'
     assert report['metrics'] == pytest.approx(metrics, abs=1e-12)
     summary = report['eval_phase']
-    assert len(summary['per_phase_jaccard']) == 7 and summary['videos'] == ['video2-phase', 'video10-phase']
+    assert len(summary['per_phase_jaccard']) == 7
+    assert summary['videos'] == ['video2-phase', 'video10-phase']
     assert len(summary['per_video_accuracy']) == 2 and 'per_phase_jaccard' in summary['unrelaxed']
     # the evaluator's scalars are the files' numbers
     for key, name in (('phase/cholec80-matlab/jaccard', 'jaccard'),

@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default='data/demo', help='output folder')
     p.add_argument('--videos', type=int, default=5, help='frame-folder videos with phases')
-    p.add_argument('--frames', type=int, default=80, help='1-fps frames per video')
+    p.add_argument('--frames', type=int, default=160, help='1-fps frames per video')
     p.add_argument('--size', type=int, default=64, help='frame height; width = size * 5 / 4')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--test-videos', type=int, default=1, help='last videos listed as test')

@@ -15,7 +15,8 @@ from mmengine.config import Config, ConfigDict
 from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted
 from surgvista_mm.checkpoint.state_dict import unwrap_state_dict
 
-__all__ = ['load_config_file', 'build_model_from_config', 'load_weights_into', 'check_checkpoint_fits',
+__all__ = ['load_config_file', 'build_model_from_config', 'load_weights_into',
+           'check_checkpoint_fits',
            'wrap_evaluator', 'test_dataset_cfg', 'test_pipeline_cfg', 'clip_protocol',
            'class_names_of']
 

@@ -30,7 +30,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     verdict = 'learned' if res['ratio'] < args.expect else f'NOT below {args.expect}'
     print(f'pixel MSE (normalised pixels, masked tubes): first logged iterations '
-          f'{res["first"]:.4f}, last epoch ({res["last_epoch"]:g}) {res["last"]:.4f}: ratio {res["ratio"]:.3f} -- {verdict}')
+          f'{res["first"]:.4f}, last epoch ({res["last_epoch"]:g}) {res["last"]:.4f}: ratio '
+          f'{res["ratio"]:.3f} -- {verdict}')
     return 0
 
 

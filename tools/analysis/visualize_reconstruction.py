@@ -35,6 +35,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    '(default: the middle of the video)')
     p.add_argument('--mask-ratio', type=float, help="default: the config's TubeMasking ratio")
     p.add_argument('--seed', type=int, default=0, help='seed of the tube mask')
+    p.add_argument('--max-frames', type=int, default=8, help='columns (frames, evenly spaced)')
+    p.add_argument('--dpi', type=int, default=100)
     p.add_argument('--out', required=True, help='output image (png, pdf, svg)')
     return p.parse_args(argv)
 
@@ -63,7 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             source = open_frames(args.video)
         dataset = cfg.train_dataloader.dataset
-        clip_len, interval = int(dataset.get('clip_len', 16)), int(dataset.get('frame_interval', 4))
+        clip_len = int(dataset.get('clip_len', 16))
+        interval = int(dataset.get('frame_interval', 4))
         t = source.num_frames // 2 if args.frame is None else args.frame
         models = [build_model_from_config(cfg, path) for path in args.checkpoint]
     except (OSError, ValueError, KeyError, RuntimeError) as err:
@@ -78,8 +81,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     fig = R.plot_reconstructions(clip, mask, recs, backbone.token_grid, backbone.tubelet_size,
                                  backbone.patch_size[0],
                                  title=f'{source.video_id}, clip ending at {t} s, mask ratio '
-                                       f'{ratio:g}')
-    save_figure(fig, args.out, dpi=100)
+                                       f'{ratio:g}', max_frames=args.max_frames)
+    save_figure(fig, args.out, dpi=args.dpi)
     for r in recs:
         print(f'{r.label}: pixel MSE of the masked patches {r.mean_mse:.4f}')
     print(f'written {args.out}')

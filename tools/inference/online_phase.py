@@ -57,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         source = open_frames(args.video, args.fps)
         model = build_model_from_config(cfg, args.checkpoint, args.device)
         num_classes = model.cls_head.num_classes
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, AssertionError) as err:
         print(f'online_phase: error: {err}', file=sys.stderr)
         return 2
     names = class_names_of(cfg, num_classes)
