@@ -37,6 +37,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--trust-own-checkpoint', action='store_true',
                         help='kind surgvista-mm only: SRC is a checkpoint written by your own '
                              'training run (it pickles mmengine objects)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='list every dropped key (default: counts by prefix)')
     return parser.parse_args(argv)
 
 
@@ -57,7 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        'kind; pass --config for another model size)')
         print(f'error: {message}{hint}', file=sys.stderr)
         return 1
-    print(report.summary())
+    print(report.summary(verbose=args.verbose))
     print(f'wrote {args.dst}')
     return 0
 
