@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+from mmengine.registry import PARAM_SCHEDULERS
 
-from surgvista_mm.registry import METRICS, MODELS, TRANSFORMS
+from surgvista_mm.registry import METRICS, TRANSFORMS
 from surgvista_mm.utils import check_config, load_config
+from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'finetune', '*.py')))
@@ -34,8 +35,7 @@ def _name(path: str) -> str:
 
 
 def _build_model(cfg):
-    init_default_scope('surgvista_mm')
-    return MODELS.build(cfg.model)
+    return build_model_once(cfg.model)
 
 
 def test_expected_configs_exist():

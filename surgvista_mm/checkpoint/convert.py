@@ -161,6 +161,11 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
     state = dict(state)
     if kind in NATURAL_CONVERTERS:
         out, mapped, dropped, notes = NATURAL_CONVERTERS[kind](state, target)
+        if target is not None and 'backbone.norm.weight' not in target:
+            for key in [k for k in out if k.startswith('backbone.norm.')]:
+                out.pop(key)
+                dropped.append((key, 'final norm, discarded for fine-tuning (the target model '
+                                     'has none)'))
         report = ConversionReport(kind=kind, source=source, mapped=mapped, dropped=dropped,
                                   notes=notes)
         if target is not None:

@@ -192,7 +192,14 @@ def convert_timm_vit(state: Mapping[str, torch.Tensor],
             mapped.append((key, 'backbone.' + key))
         else:
             dropped.append((key, 'not part of a timm ViT encoder (e.g. the MAE decoder)'))
-    notes.append('backbone.pos_embed_temporal: not in an image model, starts at zero')
+    want = target.get('backbone.pos_embed_temporal') if target is not None else None
+    dims = out['backbone.patch_embed.proj.weight'].shape[0] \
+        if 'backbone.patch_embed.proj.weight' in out else None
+    if want is not None or dims is not None:
+        shape = tuple(want) if want is not None else (1, 8, dims)  # default: 8 frames
+        out['backbone.pos_embed_temporal'] = torch.zeros(shape)
+        notes.append(f'backbone.pos_embed_temporal {shape}: not in an image model, written as '
+                     'zeros (its initial value; learned in fine-tuning)')
     return out, mapped, dropped, notes
 
 
@@ -205,5 +212,5 @@ CONVERTERS: Dict[str, Callable[..., Result]] = {
 ALLOWED_MISSING = {
     'mmaction2-vit': ('backbone.norm.', 'backbone.fc_norm.', 'cls_head.'),
     'umt': ('backbone.norm.', ),
-    'timm-vit': ('backbone.norm.', 'backbone.pos_embed_temporal'),
+    'timm-vit': ('backbone.norm.', ),
 }
