@@ -178,3 +178,19 @@ def test_mmaction2_vit_converter_keeps_a_recognizer_head():
     assert 'cls_head.fc_cls.weight' in converted and 'backbone.fc_norm.weight' in converted
     assert 'backbone.blocks.0.mlp.fc2.weight' in converted
     assert 'data_preprocessor.mean' in dict(report.dropped)
+
+
+def test_pooled_backbone_loads_a_pretraining_checkpoint(tmp_path):
+    """A pre-training encoder (final norm, no fc_norm) initialises a pooled backbone: the final
+    norm is dropped, fc_norm starts fresh; any other missing key still raises."""
+    torch.manual_seed(0)
+    source = SurgVistaViT(**TINY)
+    path = str(tmp_path / 'pre.pth')
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in source.state_dict().items()}}, path)
+    pooled = SurgVistaViT(**TINY, out_type='pooled')
+    pooled.load_pretrained(path)
+    torch.testing.assert_close(pooled.blocks[1].mlp.fc2.weight, source.blocks[1].mlp.fc2.weight)
+    state = {'backbone.' + k: v for k, v in source.state_dict().items() if 'blocks.1.' not in k}
+    torch.save({'state_dict': state}, path)
+    with pytest.raises(KeyError, match='blocks.1'):
+        SurgVistaViT(**TINY, out_type='pooled').load_pretrained(path)

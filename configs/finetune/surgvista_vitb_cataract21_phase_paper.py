@@ -1,6 +1,7 @@
-# Cataract-21 phase recognition under the paper's protocol (paper Fig. 2g): 18 training and 3
-# test videos. The paper does not list them; we take case_01-18 for training and case_19-21 for
-# testing (uncertain: docs/finetune.md). No validation split, the LAST epoch is tested.
+# Cataract-21 phase recognition under the paper's protocol (the Cataract-21 panel of paper Fig.
+# 2): 18 training and 3 test videos. The paper does not list them; we take case_01-18 for training
+# and case_19-21 for testing (uncertain: docs/finetune.md). No validation split, the LAST epoch is
+# tested.
 _base_ = ['./surgvista_vitb_cataract21_phase.py']
 
 paper_train_videos = [f'case_{i:02d}' for i in range(1, 19)]

@@ -1,8 +1,8 @@
-# Cholec80 phase recognition under the paper's protocol (paper Fig. 2a, Fig. 4a, Suppl. Tables 4
-# and 15): the recipe of surgvista_vitb_cholec80_phase.py, but trained on all 40 training videos
-# (1-40, as the paper) with no validation split, and the LAST epoch tested on the 35 test videos
-# (41-80 without 73, 77-80). The paper's published code selected its checkpoint on the test set;
-# this config never does (no save_best, no val loop).
+# Cholec80 phase recognition under the paper's protocol (the Cholec80 panels of paper Figs. 2, 4,
+# 5): the recipe of surgvista_vitb_cholec80_phase.py, but trained on all
+# 40 training videos (1-40, as the paper) with no validation split, and the LAST epoch tested on
+# the 35 test videos (41-80 without 73, 77-80). The paper's published code selected its checkpoint
+# on the test set; this config never does (no save_best, no val loop).
 #   tools/dist_train.sh configs/finetune/surgvista_vitb_cholec80_phase_paper.py 2
 #   tools/dist_test.sh configs/finetune/surgvista_vitb_cholec80_phase_paper.py \
 #       work_dirs/surgvista_vitb_cholec80_phase_paper/epoch_50.pth 2 --trust-checkpoint

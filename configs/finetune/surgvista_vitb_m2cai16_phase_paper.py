@@ -1,6 +1,7 @@
-# M2CAI16-Workflow phase recognition under the paper's protocol (paper Fig. 2b, Fig. 4b): the
-# recipe of surgvista_vitb_m2cai16_phase.py trained on all 27 official training videos, no
-# validation split, the LAST epoch tested on the 14 official test videos (never test-selected).
+# M2CAI16-Workflow phase recognition under the paper's protocol (the M2CAI16 panels of paper Figs.
+# 2, 4, 5): the recipe of surgvista_vitb_m2cai16_phase.py trained on all 27 official training
+# videos, no validation split, the LAST epoch tested on the 14 official test videos (never
+# test-selected).
 _base_ = ['./surgvista_vitb_m2cai16_phase.py']
 
 paper_train_videos = [f'workflow_video_{i:02d}' for i in range(1, 28)]

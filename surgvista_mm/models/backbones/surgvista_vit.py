@@ -312,8 +312,9 @@ class SurgVistaViT(BaseModule):
 
         Keys are taken from ``prefix`` when any key carries it (otherwise all keys). A stored
         ``pos_embed`` is dropped (fixed, recomputed) and, with ``final_norm=False``, so is the
-        pre-training ``norm.*`` (fine-tuning discards it); both are logged. Any other unexpected
-        or missing key, or a shape mismatch, raises naming the file and keys.
+        pre-training ``norm.*`` (fine-tuning discards it); both are logged. With
+        ``out_type='pooled'`` a missing ``fc_norm.*`` keeps its initialisation (logged). Any other
+        unexpected or missing key, or a shape mismatch, raises naming the file and keys.
         """
         from surgvista_mm.checkpoint.state_dict import (check_state_dict, unwrap_state_dict)
         from surgvista_mm.compat import load_external_weights
@@ -325,7 +326,10 @@ class SurgVistaViT(BaseModule):
         for key in dropped:
             state.pop(key)
         target = {k: v.shape for k, v in self.state_dict().items()}
-        check_state_dict(state, target, path)
-        self.load_state_dict(state, strict=True)
+        # out_type='pooled' adds a new fc_norm that pre-training checkpoints do not have
+        fresh = check_state_dict(state, target, path,
+                                 allow_missing=[k for k in target if k.startswith('fc_norm.')])
+        self.load_state_dict(state, strict=not fresh)
         print_log(f'SurgVistaViT: loaded {len(state)} tensors from {path}'
-                  + (f'; dropped {dropped}' if dropped else ''), logger='current')
+                  + (f'; dropped {dropped}' if dropped else '')
+                  + (f'; kept as initialised: {fresh}' if fresh else ''), logger='current')
