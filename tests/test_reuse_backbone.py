@@ -194,3 +194,22 @@ def test_pooled_backbone_loads_a_pretraining_checkpoint(tmp_path):
     torch.save({'state_dict': state}, path)
     with pytest.raises(KeyError, match='blocks.1'):
         SurgVistaViT(**TINY, out_type='pooled').load_pretrained(path)
+
+
+def test_mmaction2_vit_file_converts_and_loads_through_init_cfg(tmp_path):
+    """The whole path a user takes: mmaction2 weights file -> convert_file -> Pretrained
+    init_cfg of a pooled SurgVistaViT (strict) -> same outputs."""
+    from surgvista_mm.checkpoint import convert_file
+    ref = VisionTransformer(img_size=32, patch_size=16, embed_dims=48, depth=2, num_heads=2,
+                            num_frames=4)
+    _randomise(ref)
+    src, dst = str(tmp_path / 'mm_vit.pth'), str(tmp_path / 'converted.pth')
+    torch.save({'state_dict': ref.state_dict()}, src)
+    report = convert_file(src, dst, 'mmaction2-vit')
+    assert 'mapped 30 tensors, dropped 1' in report.summary()  # 2 + 2 x 13 + 2
+    ours = SurgVistaViT(**TINY, pos_embed_type='sincos1d_videomae', out_type='pooled',
+                        init_cfg=dict(type='Pretrained', checkpoint=dst))
+    ours.init_weights()
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), ref.eval()(x), rtol=1e-5, atol=1e-5)
