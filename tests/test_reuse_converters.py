@@ -115,8 +115,8 @@ def test_videomae_pretraining_checkpoints_convert(row, kind):
 
 
 def test_videomae_v2_finetuned_layout_converts():
-    """The UnlabeledHybrid ViT-B is published in the fine-tuning layout (no prefix, fc_norm and
-    head instead of the final norm)."""
+    """A VideoMAE-layout encoder saved in the fine-tuning layout (no prefix; fc_norm and head
+    instead of the final norm), as some VideoMAE / VideoMAE V2 releases are."""
     state = _videomae_vitb_state(tubelet=2, prefix='')
     del state['norm.weight'], state['norm.bias']
     state.update({'fc_norm.weight': torch.empty(768, device='meta'),
