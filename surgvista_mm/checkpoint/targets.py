@@ -37,8 +37,9 @@ def _build(cfg: Mapping) -> nn.Module:
 def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
                    ) -> Dict[str, torch.Size]:
     """Shapes of the published architecture for ``kind`` (ViT-B/16, 16x224, tubelet 2;
-    EndoSSL ViT-L/16; the natural-domain kinds per :data:`NATURAL_BACKBONES`). Widths that depend on the task (number of classes, teacher width of the
-    distillation head) are read from ``state`` when present."""
+    EndoSSL ViT-L/16; the natural-domain kinds per :data:`NATURAL_BACKBONES`). Widths that
+    depend on the task (number of classes, teacher width of the distillation head) are read
+    from ``state`` when present."""
     if kind not in KINDS:
         raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
     state = state or {}
