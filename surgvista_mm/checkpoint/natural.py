@@ -210,7 +210,7 @@ CONVERTERS: Dict[str, Callable[..., Result]] = {
 }
 #: target keys these kinds may leave to the model's initialisation
 ALLOWED_MISSING = {
-    'mmaction2-vit': ('backbone.norm.', 'backbone.fc_norm.', 'cls_head.'),
+    'mmaction2-vit': ('backbone.norm.', 'cls_head.'),
     'umt': ('backbone.norm.', ),
     'timm-vit': ('backbone.norm.', ),
 }
