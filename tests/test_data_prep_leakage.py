@@ -105,3 +105,18 @@ def test_pretrain_config_sources_pass_the_guard(repo_root):
             with pytest.raises(ValueError, match='video41'):
                 check_source_leakage(src, entries + [VideoEntry('video41', 9, frame_dir='y')],
                                      src['manifest'])
+
+
+def test_a_pretrain_config_stands_in_for_manifests(corpus, tmp_path, capsys):
+    cfg = tmp_path / 'pre.py'
+    cfg.write_text(
+        f"data_root = {str(corpus['dir'])!r}\n"
+        "train_dataloader = dict(dataset=dict(type='SurgicalPretrainDataset', "
+        "data_root=data_root, sources=[dict(name='web', manifest='web_dirty.json', "
+        "exclude=['web_0000'])]))\n")
+    tool = load_tool('data/check_leakage')
+    assert tool.main(['--pretrain', str(cfg), '--test', corpus['test'],
+                      '--test-ids', 'video45']) == 1
+    out = capsys.readouterr().out
+    assert out.startswith('1 pre-training videos, 1 test videos')  # exclude applied
+    assert 'web:web_0042 <-> test cholec80:video45' in out
