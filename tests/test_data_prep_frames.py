@@ -25,6 +25,12 @@ def videos(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope='module')
+def long_avi(tmp_path_factory):
+    return write_video(str(tmp_path_factory.mktemp('long') / 'long.avi'), 250, fps=25.0,
+                       fourcc='MJPG')
+
+
 def _loader(results):
     return SurgicalFrameLoader()(results)['imgs']
 
@@ -49,14 +55,23 @@ def test_extracted_frames_equal_loader_decode_pixel_for_pixel(videos, tmp_path):
     assert [decode_index(f) for f in from_files] == [0, 30, 60, 90]  # 29.97 fps: round(k*fps)
 
 
-def test_jpeg_resume_force_and_bad_videos(videos, tmp_path):
+def test_jpeg_resume_force_and_bad_videos(videos, long_avi, tmp_path):
     src = tmp_path / 'src'
     src.mkdir()
     os.symlink(videos / 'clipA.mp4', src / 'clipA.mp4')
     (src / 'broken.mp4').write_bytes(b'not a video at all' * 10)
     (src / 'empty.mp4').write_bytes(b'')
+    with open(long_avi, 'rb') as f:
+        data = f.read()  # cut inside its last sampled frame
+    (src / 'truncated.avi').write_bytes(data[:len(data) // 2])
     out = tmp_path / 'out'
     tool = load_tool('data/extract_frames')
+    report = extract_frames([str(src)], str(out), ExtractOptions(quality=90), workers=2,
+                            progress=False)
+    assert report.done == ['clipA']
+    assert sorted(osp.basename(p) for p in report.bad) == ['broken.mp4', 'empty.mp4',
+                                                            'truncated.avi']
+    assert 'truncated or corrupt' in report.bad[str(src / 'truncated.avi')]
     assert tool.main([str(src), '--out', str(out), '--quality', '90']) == 1  # bad videos
     assert tool.main([str(src), '--out', str(out), '--quality', '90', '--skip-bad']) == 0
     frames = sorted(os.listdir(out / 'clipA'))
