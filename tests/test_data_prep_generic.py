@@ -4,7 +4,6 @@ map and split are configurable."""
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 
 import numpy as np
@@ -15,10 +14,16 @@ from surgvista_mm.data_prep.releases import ReleaseError, prepare
 from surgvista_mm.datasets import read_generic_triplet_csv
 from surgvista_mm.datasets.cholect50_dataset import challenge_split
 from surgvista_mm.registry import DATASETS, METRICS
-from tests.test_data_prep_releases import build_generic_triplet, clip  # noqa: F401 (fixture)
+from tests.helpers.synth_video import write_video
+from tests.test_data_prep_releases import build_generic_triplet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROSTATE = osp.join(ROOT, 'configs', 'finetune', 'surgvista_vitb_prostate21_triplet.py')
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+    return write_video(str(tmp_path_factory.mktemp('clip') / 'clip.mp4'), 75, 25.0)
 
 
 def test_generic_triplet_csv(tmp_path):
@@ -27,7 +32,8 @@ def test_generic_triplet_csv(tmp_path):
     labels = read_generic_triplet_csv(str(p), 89)
     assert labels.shape == (3, 89) and labels.dtype == np.uint8
     assert [np.flatnonzero(r).tolist() for r in labels] == [[], [3, 5], [88]]
-    with pytest.raises(ValueError, match=r'v\.csv:4: unknown triplet id \'88\' \(expected 0\.\.9\)'):
+    with pytest.raises(ValueError,
+                       match=r'v\.csv:4: unknown triplet id \'88\' \(expected 0\.\.9\)'):
         read_generic_triplet_csv(str(p), 10)
     with pytest.raises(ValueError, match=r'v\.csv: 3 rows for a video of 4 frames'):
         read_generic_triplet_csv(str(p), 89, num_frames=4)
@@ -39,7 +45,7 @@ def test_generic_triplet_csv(tmp_path):
         read_generic_triplet_csv(str(p), 89)
 
 
-def _prepared_prostate(tmp_path, clip):  # noqa: F811
+def _prepared_prostate(tmp_path, clip):
     release = str(tmp_path / 'release')
     build_generic_triplet(release, clip)
     out = str(tmp_path / 'prostate21')
@@ -47,8 +53,8 @@ def _prepared_prostate(tmp_path, clip):  # noqa: F811
     return release, out
 
 
-def test_prostate21_config_reads_the_generic_format_and_keeps_psi_ava_in_training(tmp_path,
-                                                                                    clip):  # noqa: F811,E501
+def test_prostate21_config_reads_generic_format_psi_ava_only_in_training(tmp_path,
+                                                                         clip):
     release, out = _prepared_prostate(tmp_path, clip)
     cfg = Config.fromfile(PROSTATE)
     for key, vid in (('train_dataloader', 'CASE001'), ('val_dataloader', 'p02'),

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os.path as osp
 import shutil
 
-import cv2
-import numpy as np
 import pytest
 
 from surgvista_mm.data_prep.benchmarks import (benchmark_test_ids, infer_benchmark,

@@ -155,7 +155,8 @@ def margin_box(frames: Iterable[np.ndarray], height: int = CROP_HEIGHT,
         if len(xs) == 0:
             continue
         b = (int(xs.min() / scale), int(ys.min() / scale),
-             min(w, int(np.ceil((xs.max() + 1) / scale))), min(h, int(np.ceil((ys.max() + 1) / scale))))
+             min(w, int(np.ceil((xs.max() + 1) / scale))),
+             min(h, int(np.ceil((ys.max() + 1) / scale))))
         box = b if box is None else (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]),
                                      max(box[3], b[3]))
     if shape is None:
@@ -185,6 +186,17 @@ def _read_json(path: str) -> Optional[dict]:
         return None
     with open(path, encoding='utf-8') as f:
         return json.load(f)
+
+
+def _declared_frames(path: str) -> Optional[int]:
+    """Frame count the container header declares (OpenCV), None when it gives none. A file cut
+    short keeps its header, so fewer readable frames than declared means truncation."""
+    cap = cv2.VideoCapture(path)
+    try:
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return int(n) if n and n > 0 else None
 
 
 def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions(),
@@ -229,6 +241,10 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
         raise BadVideoError(f'{path}: no frames')
     if not native_fps > 0:
         raise BadVideoError(f'{path}: no frame rate')
+    declared = _declared_frames(path)
+    if declared is not None and length < declared - max(native_fps, 2):
+        raise BadVideoError(f'{path}: truncated, the container declares {declared} frames but '
+                            f'only {length} can be read')
     step = native_fps / opts.fps
     num = num_frames_at_1fps(length, step)
     os.makedirs(vdir, exist_ok=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os.path as osp
 import re
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import print_log

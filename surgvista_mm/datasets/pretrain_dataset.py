@@ -55,9 +55,10 @@ def check_source_leakage(src: dict, entries: Sequence[VideoEntry], manifest: str
         return
     leaked = find_test_videos([e.video_id for e in entries], benchmark)
     if leaked:
+        more = ' ...' if len(leaked) > 10 else ''
         raise ValueError(
             f'pre-training source {name!r} (manifest {manifest}) contains {len(leaked)} test '
-            f'video(s) of benchmark {benchmark!r}: {leaked[:10]}{" ..." if len(leaked) > 10 else ""}'
+            f'video(s) of benchmark {benchmark!r}: {leaked[:10]}{more}'
             f' (list {test_list_path(benchmark)}); select the training videos with include / '
             f'exclude, or set allow_test_videos=True for this source to pre-train on them anyway')
 

@@ -10,7 +10,7 @@ from surgvista_mm.datasets.action_dataset import (SURGICAL_ACTIONS160_CLASSES,
                                                   surgical_actions160_split)
 from surgvista_mm.datasets.manifest import num_frames_at_1fps
 from surgvista_mm.datasets.phase_labels import (CATARACT21_ALIASES, CATARACT21_PHASES,
-                                                CATARACT101_PHASES, CATARACTS_STEPS,
+                                                CATARACTS_STEPS,
                                                 cataract101_split, seeded_split)
 from .common import (Plan, ReleaseError, VideoResolver, check_length, fail, find_files,
                      read_label_rows, read_lines, split_ids, to_int, write_splits)
@@ -130,9 +130,9 @@ def convert_cataract101(root: str, frames: Optional[str] = None, tolerance: int 
         v = resolver.video(vid, path)
         n, fps, lineno = meta[num]
         if abs(num_frames_at_1fps(n, fps) - v.num_frames) > tolerance:
+            native = f', {v.native_frames} frames' if v.native_frames else ''
             raise fail(meta_path, lineno, f'{n} frames at {fps} fps disagree with the video '
-                                          f'{path} ({v.num_frames} s'
-                                          f'{f", {v.native_frames} frames" if v.native_frames else ""})')
+                                          f'{path} ({v.num_frames} s{native})')
         entries.append(v.entry)
     for name in ('videos.csv', 'phases.csv', 'annotations.csv'):
         plan.copy(osp.join(root, name), name)

@@ -62,8 +62,9 @@ def write_plan(plan: Plan, out: str, force: bool = False) -> None:
     rels = list(plan.files) + list(plan.manifests)
     existing = [r for r in rels if osp.exists(osp.join(out, r))]
     if existing and not force:
-        raise FileExistsError(f'{out} already holds {existing[:5]}{" ..." if len(existing) > 5 else ""}'
-                              f'; pass --force to overwrite')
+        more = ' ...' if len(existing) > 5 else ''
+        raise FileExistsError(f'{out} already holds {existing[:5]}{more}; pass --force to '
+                              'overwrite')
     parent = osp.dirname(osp.abspath(out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.' + osp.basename(osp.abspath(out)) + '.prepare-', dir=parent)
