@@ -117,6 +117,9 @@ def read_generic_triplet_csv(path: str, num_classes: int,
     if num_frames is not None and len(rows) < num_frames:
         raise ValueError(f'{path}: {len(rows)} rows for a video of {num_frames} frames')
     n = len(rows) if num_frames is None else num_frames
+    if len(rows) > n:
+        print_log(f'{path}: {len(rows)} rows for a video of {n} frames; the last '
+                  f'{len(rows) - n} are not used', logger='current')
     labels = np.zeros((n, num_classes), dtype=np.uint8)
     for k, ids in enumerate(rows[:n]):
         labels[k, ids] = 1

@@ -15,21 +15,25 @@ from .common import Plan, ReleaseError, VideoResolver, find_files
 HEICHOLE_EXPECTS = """\
 heichole: ROOT = the HeiChole (EndoVis 2019) folder
   Videos/Full/Hei-CholeN.mp4    (N 1..24; Videos/HD/ copies are ignored when Full/ exists)
-  -> manifests/heichole_train.json (ids Hei-CholeN)"""
+  -> manifests/heichole_train.json (ids Hei-CholeN)
+  (layout from third-party audit notes of the Synapse release, not the owners' words)"""
 
 PITVIS_EXPECTS = """\
 pitvis: ROOT = the PitVis release folder
-  video_NN.mp4 (anywhere under ROOT)   -> manifests/pitvis.json (ids video_NN)"""
+  video_NN.mp4 (anywhere under ROOT)   -> manifests/pitvis.json (ids video_NN)
+  (file names from the release README)"""
 
 PSI_AVA_EXPECTS = """\
 psi_ava: ROOT = the PSI-AVA folder
   keyframes/CASE0NN/NNNNN.jpg   (1-fps keyframes, 5-digit second index; the first index found
                                 is frame 0), or videos CASE0NN.mp4 anywhere under ROOT
-  -> manifests/psi_ava.json (ids CASE0NN)"""
+  -> manifests/psi_ava.json (ids CASE0NN)
+  (layout inferred from the TAPIR code; the release's own description is not confirmed)"""
 
 BYPASS_EXPECTS = """\
 {name}: ROOT = the MultiBypass140 folder (or {folder} itself)
-  {folder}/videos/*.mp4         (ids = file stems, e.g. {prefix}01) -> manifests/{name}.json"""
+  {folder}/videos/*.mp4         (ids = file stems, e.g. {prefix}01) -> manifests/{name}.json
+  (the MultiBypass140 README gives the folders; the exact file stems are not confirmed)"""
 
 WEB_EXPECTS = """\
 web: ROOT = any folder of videos (searched recursively; extensions mp4 avi mkv mov m4v mpg
