@@ -130,9 +130,12 @@ def build_endoscapes(r, clip):
         _put(f'{r}/{split}_vids.txt', ''.join(f'{float(v):.18e}\n' for v in vids))
         images = [dict(file_name=f'{v}_{25 * k}.jpg', id=v * 1000 + k, is_ds_keyframe=True,
                        ds=[0.0, 1 / 3, 1.0]) for v in vids for k in (0, 5)]
-        _put(f'{r}/{split}/annotation_ds_coco.json', json.dumps(dict(images=images)))
+        if split != 'val':  # val: only in all_metadata.csv
+            _put(f'{r}/{split}/annotation_ds_coco.json', json.dumps(dict(images=images)))
         _jpgs(f'{r}/{split}', [im['file_name'] for im in images])
-    return dict(splits={'test': ['162'], 'train': ['1', '2']})
+    _put(f'{r}/all_metadata.csv', 'vid,frame,avg_cvs,C1,C2,C3,is_ds_keyframe\n'
+         '121,0,0.4,0.0,0.33,1.0,True\n121,125,0.4,0.0,0.33,1.0,True\n')
+    return dict(splits={'test': ['162'], 'train': ['1', '2'], 'val': ['121']})
 
 
 def build_cholec80_cvs(r, clip):

@@ -11,7 +11,8 @@ from typing import Dict, List, Optional
 
 from surgvista_mm.datasets.cholec80_cvs_dataset import CHOLEC80_CVS_COLUMNS, read_cholec80_cvs
 from surgvista_mm.datasets.cholect50_dataset import ALL_VIDEOS, CHALLENGE_SPLIT, challenge_split
-from surgvista_mm.datasets.cvs_dataset import read_endoscapes_coco, read_vids_file
+from surgvista_mm.datasets.cvs_dataset import (read_endoscapes_coco, read_endoscapes_metadata,
+                                               read_vids_file)
 from surgvista_mm.datasets.phase_dataset import CHOLEC80_PHASES
 from surgvista_mm.datasets.phase_labels import PMLR50_PHASES
 from surgvista_mm.utils.io import read_json
@@ -243,7 +244,8 @@ def convert_cholect50(root: str, frames: Optional[str] = None, tolerance: int = 
 
 ENDOSCAPES_EXPECTS = """\
 endoscapes: ROOT = the endoscapes folder
-  {train,val,test}/annotation_ds_coco.json + the {vid}_{frame}.jpg images
+  {train,val,test}/annotation_ds_coco.json + the {vid}_{frame}.jpg images, and/or
+  all_metadata.csv              (vid, frame, C1, C2, C3, is_ds_keyframe, ...; ann_source='csv')
   {train,val,test}_vids.txt     one video id per line (float notation accepted)
   -> splits/{train, val, test}.txt (integer video ids). EndoscapesCVSDataset reads the release
      in place (data_root = ROOT); nothing else is needed."""
@@ -251,6 +253,13 @@ endoscapes: ROOT = the endoscapes folder
 
 def convert_endoscapes(root: str, frames: Optional[str] = None, tolerance: int = 0) -> Plan:
     plan = Plan()
+    meta_path = osp.join(root, 'all_metadata.csv')
+    meta = None
+    if osp.isfile(meta_path):
+        try:
+            meta = read_endoscapes_metadata(meta_path)
+        except (KeyError, ValueError) as e:
+            raise ReleaseError(f'{meta_path}: {e}') from e
     for split in ('train', 'val', 'test'):
         vids_path = osp.join(root, f'{split}_vids.txt')
         if not osp.isfile(vids_path):
@@ -258,8 +267,12 @@ def convert_endoscapes(root: str, frames: Optional[str] = None, tolerance: int =
         vids = read_vids_file(vids_path)
         ann_path = osp.join(root, split, 'annotation_ds_coco.json')
         if not osp.isfile(ann_path):
-            raise ReleaseError(f'missing file: {ann_path}')
-        ann = read_endoscapes_coco(ann_path)
+            if meta is None:
+                raise ReleaseError(f'missing file: {ann_path} (and no {meta_path})')
+            ann_path = meta_path
+            ann = {v: f for v, f in meta.items() if v in set(vids)}
+        else:
+            ann = read_endoscapes_coco(ann_path)
         stray = sorted(set(ann) - set(vids))
         if stray:
             raise fail(ann_path, None, f'videos {stray[:5]} are not in {vids_path}')
