@@ -5,6 +5,7 @@ from __future__ import annotations
 import os.path as osp
 import shutil
 
+import numpy as np
 import pytest
 
 from surgvista_mm.data_prep.benchmarks import (benchmark_test_ids, infer_benchmark,
@@ -118,3 +119,22 @@ def test_a_pretrain_config_stands_in_for_manifests(corpus, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith('1 pre-training videos, 1 test videos')  # exclude applied
     assert 'web:web_0042 <-> test cholec80:video45' in out
+
+
+def test_match_frames_needs_a_consistent_offset_and_a_share_of_the_overlap():
+    from surgvista_mm.data_prep.leakage import match_frames
+    rng = np.random.default_rng(0)
+    test = rng.integers(0, 2 ** 63, 300, dtype=np.int64).astype(np.uint64)
+    t_secs = np.arange(300)
+    # a copy of seconds 40..99, 1 bit flipped per frame: found at offset 40
+    copy = test[40:100] ^ np.uint64(1)
+    found = match_frames(np.arange(60), copy, t_secs, test)
+    assert len(found) == 60 and all(t - p == 40 and d == 1 for p, t, d in found)
+    # an unrelated long video with 4 chance look-alikes at one offset: not an overlap
+    other = rng.integers(0, 2 ** 63, 300, dtype=np.int64).astype(np.uint64)
+    other[[10, 50, 90, 130]] = test[[15, 55, 95, 135]]
+    assert match_frames(np.arange(300), other, t_secs, test) == []
+    assert len(match_frames(np.arange(300), other, t_secs, test, min_fraction=0.0)) == 4
+    # look-alikes at scattered offsets never add up
+    other[[10, 50, 90, 130]] = test[[200, 3, 150, 40]]
+    assert match_frames(np.arange(300), other, t_secs, test, min_fraction=0.0) == []

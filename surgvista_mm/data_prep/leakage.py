@@ -14,8 +14,9 @@ Three checks, every overlap reported:
   deviation below ``min_std``: black, out-of-body or uniform frames that every video shares) are
   skipped. A pre-training video overlaps a test video when at least ``min_matches`` of its
   sampled frames are within Hamming distance ``max_distance`` of a test frame **at one common
-  time offset** (+- ``offset_tolerance`` s): a trimmed copy keeps a constant offset, chance look-
-  alikes do not. Cost: one XOR + popcount per (pre-training frame, test frame) pair.
+  time offset** (+- ``offset_tolerance`` s), and they are at least ``min_fraction`` of its
+  frames that this offset places inside the test video: a trimmed copy keeps a constant offset
+  and matches nearly all of them, chance look-alikes do not. Cost: one XOR + popcount per (pre-training frame, test frame) pair.
 """
 from __future__ import annotations
 
@@ -129,13 +130,23 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 def match_frames(p_secs: np.ndarray, p_hashes: np.ndarray, t_secs: np.ndarray,
                  t_hashes: np.ndarray, max_distance: int = 10, min_matches: int = 3,
-                 offset_tolerance: int = 1) -> List[Tuple[int, int, int]]:
+                 offset_tolerance: int = 1,
+                 min_fraction: float = 0.5) -> List[Tuple[int, int, int]]:
     """Content matches between two videos at one consistent time offset.
+
+    Args:
+        p_secs, p_hashes: sampled seconds and hashes of the pre-training video.
+        t_secs, t_hashes: those of the test video.
+        max_distance: largest Hamming distance of matching frames.
+        min_matches: fewest matched frames that make an overlap.
+        offset_tolerance: seconds a match may deviate from the common offset.
+        min_fraction: fewest matched frames as a fraction of the pre-training frames that the
+            offset places inside the test video's time range (a copy matches most of them; a
+            few look-alikes of two long videos do not).
 
     Returns:
         ``(pre-training second, test second, distance)`` for each pre-training frame matched at
-        the most common offset (+- ``offset_tolerance``), or ``[]`` when fewer than
-        ``min_matches`` frames match.
+        the most common offset (+- ``offset_tolerance``), or ``[]`` when there is no overlap.
     """
     if len(p_hashes) == 0 or len(t_hashes) == 0:
         return []
@@ -155,7 +166,9 @@ def match_frames(p_secs: np.ndarray, p_hashes: np.ndarray, t_secs: np.ndarray,
         d = int(dist[i, j])
         if i not in frames or d < frames[i][2]:
             frames[i] = (int(p_secs[i]), int(t_secs[j]), d)
-    if len(frames) < min_matches:
+    inside = np.count_nonzero((p_secs + best >= t_secs.min() - offset_tolerance) &
+                              (p_secs + best <= t_secs.max() + offset_tolerance))
+    if len(frames) < max(min_matches, min_fraction * inside):
         return []
     return [frames[i] for i in sorted(frames)]
 
@@ -208,7 +221,7 @@ def load_pretrain_videos(inputs: Sequence[str]) -> List[VideoEntry]:
 def check_leakage(pretrain: Sequence[VideoEntry], test: Sequence[VideoEntry],
                   content: bool = True, files: bool = True, stride: int = 1,
                   test_stride: int = 1, max_distance: int = 10, min_matches: int = 3,
-                  offset_tolerance: int = 1, min_std: float = 8.0,
+                  offset_tolerance: int = 1, min_fraction: float = 0.5, min_std: float = 8.0,
                   max_frames: Optional[int] = None, progress: bool = True) -> List[Overlap]:
     """Every overlap between pre-training videos and test videos (see the module docstring)."""
     overlaps: List[Overlap] = []
@@ -248,7 +261,7 @@ def check_leakage(pretrain: Sequence[VideoEntry], test: Sequence[VideoEntry],
             secs, hashes = frame_hashes(e, stride, min_std, max_frames)
             for t, ts, th in t_hashes:
                 frames = match_frames(secs, hashes, ts, th, max_distance, min_matches,
-                                      offset_tolerance)
+                                      offset_tolerance, min_fraction)
                 if frames:
                     overlaps.append(Overlap('content', e.source, e.video_id, t.source,
                                             t.video_id, frames))

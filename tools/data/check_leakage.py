@@ -43,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='largest Hamming distance (of 64 bits) of matching frames (default 10)')
     p.add_argument('--min-matches', type=int, default=3,
                    help='matched frames at one time offset that make an overlap (default 3)')
+    p.add_argument('--min-fraction', type=float, default=0.5,
+                   help='matched share of the pre-training frames that the offset places inside '
+                        'the test video (default 0.5)')
     p.add_argument('--no-content', action='store_true', help='ids and file hashes only')
     return p.parse_args(argv)
 
@@ -54,7 +57,8 @@ def main(argv=None) -> int:
     print(f'{len(pretrain)} pre-training videos, {len(test)} test videos')
     overlaps = check_leakage(pretrain, test, content=not args.no_content, stride=args.stride,
                              test_stride=args.test_stride, max_distance=args.max_distance,
-                             min_matches=args.min_matches, max_frames=args.max_frames)
+                             min_matches=args.min_matches, min_fraction=args.min_fraction,
+                             max_frames=args.max_frames)
     if overlaps:
         print(summarize(overlaps))
         print(f'{len(overlaps)} overlap(s) found')
