@@ -122,6 +122,8 @@ def build_cholect50(r, clip):
                '2': [[94, 0, 1, -1, -1, -1, -1, 9, 14, 1, -1, -1, -1, -1, 1]]}
         _put(f'{r}/labels/{v}.json', json.dumps(dict(video=int(v[3:]), fps=1, num_frames=3,
                                                      annotations=ann)))
+    shutil.copy(osp.join(ROOT, 'surgvista_mm', 'evaluation', 'data', 'cholect50_maps.txt'),
+                f'{r}/label_mapping.txt')
     return dict(triplet='cholect50', num_classes=100, positives={1: [7], 2: [94]})
 
 

@@ -292,6 +292,8 @@ def _worker(args: Tuple[str, str, ExtractOptions, bool]) -> Tuple[str, str, Opti
         return path, 'bad', None, str(e)
     except FileExistsError as e:
         return path, 'refused', None, str(e)
+    except Exception as e:  # noqa: BLE001  (any other failure: this video is bad, go on)
+        return path, 'bad', None, f'{path}: {type(e).__name__}: {e}'
 
 
 def write_frames_manifest(out_dir: str, source: Optional[str] = None) -> str:

@@ -9,12 +9,15 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from surgvista_mm.datasets.cholec80_cvs_dataset import CHOLEC80_CVS_COLUMNS, read_cholec80_cvs
 from surgvista_mm.datasets.cholect50_dataset import ALL_VIDEOS, CHALLENGE_SPLIT, challenge_split
 from surgvista_mm.datasets.cvs_dataset import (read_endoscapes_coco, read_endoscapes_metadata,
                                                read_vids_file)
 from surgvista_mm.datasets.phase_dataset import CHOLEC80_PHASES
 from surgvista_mm.datasets.phase_labels import PMLR50_PHASES
+from surgvista_mm.evaluation.functional.triplet import load_triplet_map
 from surgvista_mm.utils.io import read_json
 from .common import (Plan, ReleaseError, VideoResolver, check_header, check_length, fail,
                      find_files, frame_folder, read_label_rows, read_lines, split_ids, to_int,
@@ -191,6 +194,7 @@ CHOLECT50_EXPECTS = """\
 cholect50: ROOT = the CholecT50 folder
   videos/VIDNN/NNNNNN.png       1-fps frames, 6 digits, 0-based
   labels/VIDNN.json             official JSON: num_frames, annotations {frame: [[15 numbers]...]}
+  label_mapping.txt             optional: "IVT,I,V,T,IV,IT" rows, must equal the package's map
   -> manifests/cholect50.json (frame folders of the release), labels/VIDNN.json,
      splits/{train, val, test}.txt (cholect50-challenge). The fine-tuning config reads the
      release folder itself (data_root = ROOT); the manifest + labels serve
@@ -236,6 +240,16 @@ def convert_cholect50(root: str, frames: Optional[str] = None, tolerance: int = 
         plan.copy(ann, f'labels/{vid}.json')
         entries.append(v.entry)
     plan.manifest('manifests/cholect50.json', 'cholect50', entries)
+    mapping = osp.join(root, 'label_mapping.txt')
+    if osp.isfile(mapping):
+        try:
+            table = load_triplet_map(mapping)
+        except ValueError as e:
+            raise ReleaseError(str(e)) from e
+        if not np.array_equal(table, load_triplet_map()):
+            raise fail(mapping, None, 'differs from the CholecT50 triplet map shipped with the '
+                                      'package (surgvista_mm/evaluation/data/cholect50_maps.txt)')
+        plan.copy(mapping, 'label_mapping.txt')
     lists = {s: [f'VID{n:02d}' for n in challenge_split(s, CHALLENGE_SPLIT, ALL_VIDEOS)]
              for s in ('train', 'val', 'test')}
     write_splits(plan, split_ids(vids, lists), 'CholecT50, cholect50-challenge split')
