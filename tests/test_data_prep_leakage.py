@@ -138,3 +138,5 @@ def test_match_frames_needs_a_consistent_offset_and_a_share_of_the_overlap():
     # look-alikes at scattered offsets never add up
     other[[10, 50, 90, 130]] = test[[200, 3, 150, 40]]
     assert match_frames(np.arange(300), other, t_secs, test, min_fraction=0.0) == []
+    # a sparsely sampled test video (every 5 s): the copy is still found
+    assert len(match_frames(np.arange(60), copy, t_secs[::5], test[::5])) == 12

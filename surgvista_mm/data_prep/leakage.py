@@ -15,7 +15,7 @@ Three checks, every overlap reported:
   skipped. A pre-training video overlaps a test video when at least ``min_matches`` of its
   sampled frames are within Hamming distance ``max_distance`` of a test frame **at one common
   time offset** (+- ``offset_tolerance`` s), and they are at least ``min_fraction`` of its
-  frames that this offset places inside the test video: a trimmed copy keeps a constant offset
+  frames that have a sampled test frame at this offset: a trimmed copy keeps a constant offset
   and matches nearly all of them, chance look-alikes do not. Cost: one XOR + popcount per (pre-training frame, test frame) pair.
 """
 from __future__ import annotations
@@ -140,9 +140,9 @@ def match_frames(p_secs: np.ndarray, p_hashes: np.ndarray, t_secs: np.ndarray,
         max_distance: largest Hamming distance of matching frames.
         min_matches: fewest matched frames that make an overlap.
         offset_tolerance: seconds a match may deviate from the common offset.
-        min_fraction: fewest matched frames as a fraction of the pre-training frames that the
-            offset places inside the test video's time range (a copy matches most of them; a
-            few look-alikes of two long videos do not).
+        min_fraction: fewest matched frames as a fraction of the pre-training frames that have
+            a sampled test frame at that offset (a copy matches most of them; a few look-alikes
+            of two long videos do not).
 
     Returns:
         ``(pre-training second, test second, distance)`` for each pre-training frame matched at
@@ -166,9 +166,9 @@ def match_frames(p_secs: np.ndarray, p_hashes: np.ndarray, t_secs: np.ndarray,
         d = int(dist[i, j])
         if i not in frames or d < frames[i][2]:
             frames[i] = (int(p_secs[i]), int(t_secs[j]), d)
-    inside = np.count_nonzero((p_secs + best >= t_secs.min() - offset_tolerance) &
-                              (p_secs + best <= t_secs.max() + offset_tolerance))
-    if len(frames) < max(min_matches, min_fraction * inside):
+    # pre-training frames that have a sampled test frame exactly at the offset
+    comparable = int(np.count_nonzero(np.isin(p_secs + best, t_secs)))
+    if len(frames) < max(min_matches, min_fraction * comparable):
         return []
     return [frames[i] for i in sorted(frames)]
 
