@@ -115,3 +115,25 @@ def test_margin_box_is_one_box_per_video(tmp_path):
     x0, y0, x1, y1 = margin_box([img, img])
     assert abs(x0 - 30) <= 2 and abs(x1 - 170) <= 2 and abs(y0 - 10) <= 2 and abs(y1 - 110) <= 2
     assert margin_box([np.zeros((50, 60, 3), np.uint8)]) == (0, 0, 60, 50)
+
+
+def test_crop_margin_is_applied_to_every_frame(tmp_path):
+    from tests.helpers.synth_video import index_frame
+
+    def framed(i):  # content 48 x 64 inside a black border of 16 / 20 px
+        img = np.zeros((80, 104, 3), np.uint8)
+        img[16:64, 20:84] = np.maximum(index_frame(i), 60)
+        return img
+
+    write_video(str(tmp_path / 'v.mp4'), 60, 25.0, framed)
+    report = extract_frames([str(tmp_path / 'v.mp4')], str(tmp_path / 'o'),
+                            ExtractOptions(crop_margin=True, short_side=24, image_ext='png'),
+                            progress=False)
+    assert report.done == ['v']
+    shapes = {cv2.imread(str(tmp_path / 'o' / 'v' / f'{k:06d}.png')).shape for k in range(3)}
+    assert len(shapes) == 1
+    h, w, _ = shapes.pop()
+    assert h == 24 and abs(w - 32) <= 1  # 48 x 64 content (+- a pixel of blur), short side 24
+    summary = json.loads((tmp_path / 'o' / 'v' / '.summary.json').read_text())
+    x0, y0, x1, y1 = summary['crop_box']
+    assert abs(x0 - 20) <= 2 and abs(y0 - 16) <= 2 and abs(x1 - 84) <= 2 and abs(y1 - 64) <= 2

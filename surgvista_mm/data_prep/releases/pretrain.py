@@ -9,6 +9,8 @@ import os.path as osp
 import re
 from typing import Dict, Optional
 
+from tqdm import tqdm
+
 from ..frames import VIDEO_EXTS
 from .common import Plan, ReleaseError, VideoResolver, find_files
 
@@ -46,8 +48,9 @@ def _videos_manifest(videos: Dict[str, str], frames: Optional[str], rel: str,
                      source: str) -> Plan:
     resolver = VideoResolver(frames)
     plan = Plan()
-    plan.manifest(rel, source, [resolver.video(vid, path).entry
-                                for vid, path in sorted(videos.items())])
+    items = sorted(videos.items())
+    bar = tqdm(items, desc=f'reading {source} videos', unit='video', disable=len(items) < 50)
+    plan.manifest(rel, source, [resolver.video(vid, path).entry for vid, path in bar])
     return plan
 
 
