@@ -275,6 +275,9 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
             shape = img.shape[:2]
             name = osp.join(vdir, opts.filename_tmpl.format(k))
             atomic_write_bytes(name, _encode(np.ascontiguousarray(img), opts, name))
+    if shape is None:  # every frame was already there (an interrupted run's last step)
+        first = cv2.imread(osp.join(vdir, opts.filename_tmpl.format(0)))
+        shape = None if first is None else first.shape[:2]
     summary = dict(video_id=vid, video=osp.abspath(path), native_fps=native_fps,
                    native_frames=length, num_frames=num, crop_box=box,
                    frame_shape=None if shape is None else list(shape), params=params)
