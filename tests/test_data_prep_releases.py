@@ -193,7 +193,8 @@ def build_web(r, clip):
     _vid(clip, f'{r}/a/web1.mp4')
     _vid(clip, f'{r}/b/web2.mp4')
     _put(f'{r}/notes.txt', 'not a video')
-    return dict(pretrain='web_corpus', count=2)
+    _put(f'{r}/b/broken.mp4', 'not a video either')  # left out, with a note
+    return dict(pretrain='web_corpus', count=2, notes=['left out: ', 'broken.mp4: unreadable'])
 
 
 def build_generic_phase(r, clip):
@@ -247,6 +248,8 @@ def test_converter_output_is_read_by_the_datasets(dataset, clip, tmp_path):
     out = str(tmp_path / expect.get('out_name', 'out'))
     plan = prepare(dataset, release, out, check=True)
     assert not osp.exists(out)  # --check writes nothing
+    for text in expect.get('notes', []):
+        assert any(text in n for n in plan.notes), plan.notes
     prepare(dataset, release, out)
     written = {osp.relpath(osp.join(d, f), out) for d, _, fs in os.walk(out) for f in fs}
     assert written == set(plan.files) | set(plan.manifests)

@@ -1,7 +1,9 @@
 """Converters of the pre-training-only sources (no labels are used): HeiChole, PitVis, PSI-AVA,
 BernBypass70, StrasBypass70 and any folder of web videos (dataset-formats.md §10). Each writes
 one manifest under ``manifests/`` named as ``configs/_base_/datasets/pretrain_surgical.py``
-expects."""
+expects. Unlike the benchmark converters, an unreadable video (or one missing from ``--frames``,
+e.g. skipped as bad by ``extract_frames.py --skip-bad``) is left out with a note printed, not an
+error: one broken web video should not stop a corpus."""
 from __future__ import annotations
 
 import os
@@ -49,8 +51,17 @@ def _videos_manifest(videos: Dict[str, str], frames: Optional[str], rel: str,
     resolver = VideoResolver(frames)
     plan = Plan()
     items = sorted(videos.items())
-    bar = tqdm(items, desc=f'reading {source} videos', unit='video', disable=len(items) < 50)
-    plan.manifest(rel, source, [resolver.video(vid, path).entry for vid, path in bar])
+    entries = []
+    for vid, path in tqdm(items, desc=f'reading {source} videos', unit='video',
+                          disable=len(items) < 50):
+        try:
+            entries.append(resolver.video(vid, path).entry)
+        except ReleaseError as e:  # pre-training sources: leave the video out, say so
+            plan.notes.append(f'left out: {e}')
+    if not entries:
+        raise ReleaseError(f'no readable video among the {len(items)} of {source}: '
+                           f'{plan.notes[:3]}')
+    plan.manifest(rel, source, entries)
     return plan
 
 
