@@ -34,7 +34,8 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=['surgvista_mm', 'surgvista_mm.*']),
     package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json',
-                                  'evaluation/data/classes/*.txt']},
+                                  'evaluation/data/classes/*.txt',
+                                  'data_prep/benchmark_splits/*.txt']},
     include_package_data=True,
     install_requires=[
         'torch>=2.6',  # weights_only=True by default (mmengine's load_from relies on it)
@@ -48,6 +49,8 @@ setup(
         'scipy>=1.9',
         'tensorboard>=2.10',
         'tqdm>=4.60',
+        'openpyxl>=3.1',  # the official Cholec80-CVS workbook (.xlsx)
+        'imagehash>=4.3',  # perceptual hashes of the leakage guard
     ],
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],

@@ -2,7 +2,7 @@
 #   python tools/make_demo_data.py --out data/demo
 #   python tools/train.py configs/finetune/surgvista_demo_phase.py --work-dir work_dirs/demo_ft
 # The fine-tuning recipe of spec section 7 at toy size (milder RandAugment m5-n2, erasing 0.1,
-# mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 8 epochs,
+# mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 10 epochs,
 # clip stride 2 (8 frames span 15 s, about half a demo phase) so that it learns):
 # the demo backbone (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16,
 # 96 wide x 2 blocks, 4 heads) without final norm, the SurgVISTA head, the video-consistent train
@@ -25,7 +25,7 @@ num_frames = 8
 img_size = 64
 embed_dims = 96
 num_classes = 7
-max_epochs = 8
+max_epochs = 10
 warmup_epochs = 1
 pretrained = None  # or a checkpoint path: see above
 base_lr = 2e-3  # toy run: larger than 5e-4 x 8 / 64 so that it moves in a few epochs
