@@ -66,7 +66,8 @@ def test_config_builds_model_pipelines_and_evaluators(path, tmp_path):
     assert type(model).__name__ == 'Recognizer3D'
     assert not model.backbone.final_norm
     assert torch.count_nonzero(model.cls_head.head.weight) == 0  # zero-initialised head
-    assert model.cls_head.dropout.p == 0.5
+    # the toy demo uses 0.2 so that it learns in a few short epochs (its config says so)
+    assert model.cls_head.dropout.p == (0.2 if _name(path) == 'surgvista_demo_phase' else 0.5)
     assert model.backbone.blocks[-1].drop_path.drop_prob == pytest.approx(0.1)
     # pipelines: every step builds; after the loader they give [1, 3, T, S, S] uint8
     backbone = model.backbone

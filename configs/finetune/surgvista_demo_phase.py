@@ -1,7 +1,7 @@
 # A tiny fine-tuning run on the generated demo data, for the CPU (a few minutes):
 #   python tools/make_demo_data.py --out data/demo
 #   python tools/train.py configs/finetune/surgvista_demo_phase.py --work-dir work_dirs/demo_ft
-# The fine-tuning recipe of spec section 7 at toy size (milder RandAugment m5-n2, erasing 0.1,
+# The fine-tuning recipe of spec section 7 at toy size (milder RandAugment m5-n1, erasing 0.1,
 # mixup/cutmix on 30% of the batches, head dropout 0.2, LR 2e-3, 10 epochs,
 # clip stride 2 (8 frames span 15 s, about half a demo phase) so that it learns):
 # the demo backbone (configs/pretrain/surgvista_demo.py: 8 frames of 64x64, tubelet 2, patch 16,
@@ -44,7 +44,7 @@ model = dict(
 
 train_pipeline = [
     dict(type='SurgicalFrameLoader'),
-    dict(type='VideoRandAugment', config_str='rand-m5-n2-mstd0.5', interpolation='bicubic'),
+    dict(type='VideoRandAugment', config_str='rand-m5-n1-mstd0.5', interpolation='bicubic'),
     dict(type='VideoRandomResizedCrop', size=img_size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)),
     dict(type='VideoFlip', flip_ratio=0.5),
     dict(type='VideoRandomErasing', p=0.1, mode='pixel'),
