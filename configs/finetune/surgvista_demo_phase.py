@@ -13,7 +13,7 @@
 # The encoder starts from random weights (checkpoint=None). To fine-tune the backbone that
 # `make demo` pre-trained, give its checkpoint (a pre-training checkpoint of this project is read
 # directly, no conversion step) with the one option every fine-tuning config takes:
-#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/epoch_20.pth
+#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/demo/epoch_10.pth
 # (`make demo-finetune` does this with the last checkpoint, work_dirs/demo/last_checkpoint).
 _base_ = [
     '../_base_/models/surgvista_vitb_finetune.py',

@@ -8,7 +8,8 @@ from . import functional  # noqa: F401
 from .metrics import (SurgicalActionMetric, SurgicalCVSMetric, SurgicalPhaseMetric,
                       SurgicalTripletMetric)
 from .phase_files import PhaseFileError, load_phase_dirs, read_class_names, read_phase_file
+from .writers import SurgicalPredictionWriter
 
 __all__ = ['functional', 'SurgicalPhaseMetric', 'SurgicalTripletMetric', 'SurgicalCVSMetric',
            'SurgicalActionMetric', 'PhaseFileError', 'load_phase_dirs', 'read_class_names',
-           'read_phase_file']
+           'read_phase_file', 'SurgicalPredictionWriter']
