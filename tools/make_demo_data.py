@@ -56,8 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--size', type=int, default=64, help='frame height; width = size * 5 / 4')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--test-videos', type=int, default=1, help='last videos listed as test')
-    p.add_argument('--val-videos', type=int, default=1,
-                   help='videos before the test videos listed as validation')
+    p.add_argument('--val-videos', type=int, default=None,
+                   help='videos before the test videos listed as validation (default 1, or 0 '
+                   'when that would leave no training video)')
     p.add_argument('--web-videos', type=int, default=1, help='unlabelled mp4 videos')
     p.add_argument('--web-fps', type=float, default=4.0, help='native fps of the mp4 videos')
     p.add_argument('--video-fps', type=float, default=10.0,
@@ -75,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error('need --videos >= 1, --frames >= 1 and --size >= 16')
     if not 0 <= args.test_videos < args.videos:
         p.error('--test-videos must be in [0, --videos)')
+    if args.val_videos is None:
+        args.val_videos = 1 if args.videos - args.test_videos >= 2 else 0
     if not 0 <= args.val_videos < args.videos - args.test_videos:
         p.error('--val-videos must leave at least one training video')
     if args.teacher_img % args.teacher_patch:
