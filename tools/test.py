@@ -12,7 +12,7 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
-from surgvista_mm.compat import load_external_weights, load_trusted_checkpoint  # noqa: E402
+from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -20,12 +20,8 @@ from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
-    parser.add_argument('checkpoint', help='weights: a converted/plain state-dict file (loaded '
-                        'with weights_only=True) or, with --trust-checkpoint, a full training '
-                        'checkpoint written by your own run')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='the checkpoint is your own training checkpoint (it pickles '
-                        'mmengine objects that weights_only=True refuses)')
+    parser.add_argument('checkpoint', help='a training checkpoint (epoch_*.pth, best_*.pth) or '
+                        'a converted/plain state-dict file; loaded with weights_only=True')
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -37,8 +33,7 @@ def main() -> None:
     if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
         raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set to test')
     runner, _ = build_runner(cfg, args.config, args.launcher)
-    loader = load_trusted_checkpoint if args.trust_checkpoint else load_external_weights
-    checkpoint = loader(args.checkpoint, map_location='cpu')
+    checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     _load_checkpoint_to_model(model, checkpoint, strict=True)
     runner.logger.info(f'loaded weights from {args.checkpoint}')
