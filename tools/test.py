@@ -13,6 +13,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
+from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -28,11 +29,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_runner_config(args)
-    cfg.load_from, cfg.resume = None, False
-    if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
-        raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set to test')
-    runner, _ = build_runner(cfg, args.config, args.launcher)
+    try:  # a bad key or value stops here, before the runner logs the config
+        cfg = load_runner_config(args)
+        cfg.load_from, cfg.resume = None, False
+        if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
+            raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set '
+                             'to test')
+        runner, _ = build_runner(cfg, args.config, args.launcher)
+    except ConfigError as exc:
+        raise SystemExit(f'error: {exc}') from None
     checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     _load_checkpoint_to_model(model, checkpoint, strict=True)

@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
+from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -49,8 +50,11 @@ def configure(args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = configure(args)
-    runner, _ = build_runner(cfg, args.config, args.launcher)
+    try:  # a bad key or value stops here, before the runner logs the config
+        cfg = configure(args)
+        runner, _ = build_runner(cfg, args.config, args.launcher)
+    except ConfigError as exc:
+        raise SystemExit(f'error: {exc}') from None
     check_total_batch(cfg, runner)
     runner.train()
 
