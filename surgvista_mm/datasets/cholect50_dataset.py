@@ -73,15 +73,16 @@ class CholecT50TripletDataset(BaseFrameClipDataset):
             to use ``videos``.
         videos: video numbers (ints) or ids (``'VID05'``); exclusive with ``split``.
         filename_tmpl: frame file names.
-        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
-            ``BaseFrameClipDataset``.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init, on_bad_sample,
+            max_bad_samples: see ``BaseFrameClipDataset``.
     """
 
     def __init__(self, data_root: str, split: Optional[str] = None,
                  videos: Optional[Sequence[Union[int, str]]] = None,
                  filename_tmpl: str = '{:06d}.png', clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if (split is None) == (videos is None):
             raise ValueError('give exactly one of split and videos')
         nums = challenge_split(split) if split is not None else [
@@ -90,7 +91,8 @@ class CholecT50TripletDataset(BaseFrameClipDataset):
         self.root = data_root
         self.filename_tmpl = filename_tmpl
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['num_classes'] = NUM_TRIPLETS
 
     def load_data_list(self) -> List[dict]:

@@ -145,8 +145,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         include, exclude: video ids (lists or id-list files).
         data_root: prefix for relative ``manifest``/``label_dir``/id-list paths; the manifest's
             videos are resolved as the manifest says.
-        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
-            ``BaseFrameClipDataset``.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init, on_bad_sample,
+            max_bad_samples: see ``BaseFrameClipDataset``.
     """
 
     def __init__(self, manifest: str, label_dir: str,
@@ -159,7 +159,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
                  exclude: Union[None, str, Sequence[str]] = None,
                  data_root: Optional[str] = None, clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         join = (lambda p: p if p is None or data_root is None or not isinstance(p, str)
                 or osp.isabs(p) else osp.join(data_root, p))
         self.manifest = join(manifest)
@@ -179,7 +180,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         self.include = read_id_list(join(include), f'include list of {manifest}')
         self.exclude = read_id_list(join(exclude), f'exclude list of {manifest}')
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['classes'] = self.classes
 
     def load_data_list(self) -> List[dict]:

@@ -121,7 +121,8 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     if obj is HistoryBuffer and name in _HISTORY_METHODS:
         return getattr(HistoryBuffer, name)
     raise CheckpointLoadError(f'refusing getattr({obj!r}, {name!r}) in a checkpoint: only the '
-                              f'statistics methods {_HISTORY_METHODS} of HistoryBuffer may be named')
+                              f'statistics methods {_HISTORY_METHODS} of HistoryBuffer may be '
+                              'named')
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:

@@ -51,8 +51,8 @@ def _is_timeout(exc: BaseException) -> bool:
 class SurgVistaRunner(Runner):
     """``mmengine.runner.Runner`` whose checkpoints are safe to load and are never lost.
 
-    * Every checkpoint it reads — resume (``--resume FILE`` or auto), ``load_from`` — goes through
-      :func:`surgvista_mm.engine.checkpoint_io.load_checkpoint_file`: ``weights_only=True``,
+    * Every checkpoint it reads — resume (``--resume FILE`` or auto), ``load_from`` — goes
+      through :func:`surgvista_mm.engine.checkpoint_io.load_checkpoint_file`: ``weights_only=True``,
       nothing but tensors and plain values (and the exact mmengine message-hub types) is ever
       unpickled.
     * Every checkpoint it writes is made of plain containers (``checkpoint_io.to_plain``), so it
