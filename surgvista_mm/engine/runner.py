@@ -134,7 +134,7 @@ class SurgVistaRunner(Runner):
             'converted weight files hold weights only). Resuming from it would restart the LR '
             'schedule and the optimizer moments. Resume from an epoch_*.pth / iter_*.pth '
             'instead; to train from these weights with a fresh schedule use '
-            f'--no-resume --cfg-options load_from={filename}'
+            f'--cfg-options resume=False load_from={filename}'
             + ('' if meta_missing else '; to resume anyway set allow_partial_resume=True'))
 
     # ---------------------------------------------------------------- saving
