@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import shutil
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -49,7 +51,7 @@ def _write_cfg(path, demo_root: str, max_epochs: int, extra: str = '') -> str:
     path.write_text(f"""_base_ = [{PRETRAIN_CFG!r}]
 data_root = {demo_root!r}
 model = dict(teacher=dict(checkpoint=data_root + '/teacher/demo_teacher_vit.pth'))
-train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
+train_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root))
 train_cfg = dict(max_epochs={max_epochs})
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(max_keep_ckpts=1))
@@ -57,6 +59,22 @@ visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
 {extra}
 """)
     return str(path)
+
+
+@pytest.fixture(scope='module')
+def epoch1(tmp_path_factory, demo_root) -> str:
+    """A work dir after one epoch with max_keep_ckpts=1 (its checkpoint records
+    keep_ckpt_ids=[1], so mmengine's hook would delete it when saving epoch 2)."""
+    root = tmp_path_factory.mktemp('epoch1')
+    work = str(root / 'work')
+    _runner(_write_cfg(root / 'c.py', demo_root, 1), work).train()
+    return work
+
+
+def _copy_run(src: str, dst) -> str:
+    shutil.copytree(src, dst)
+    (dst / 'last_checkpoint').write_text(str(dst / 'epoch_1.pth'))
+    return str(dst)
 
 
 def _runner(cfg_path: str, work_dir: str, **overrides) -> SurgVistaRunner:
@@ -103,6 +121,10 @@ def test_crafted_pickle_is_refused_at_every_entry_point(tmp_path, demo_root, ft_
     with pytest.raises(RuntimeError, match='weights_only=True'):
         _runner(cfg, str(tmp_path / 'i'), **{'model.backbone.init_cfg': dict(
             type='Pretrained', checkpoint=evil, prefix='backbone.')}).model.init_weights()
+    # ... and an init_cfg read by mmengine's own loader (torch's default weights_only=True)
+    with pytest.raises(Exception, match='[Ww]eights only load failed'):
+        _runner(cfg, str(tmp_path / 'm'), **{'model.init_cfg': dict(
+            type='Pretrained', checkpoint=evil)}).model.init_weights()
     # 6. the converter, own-run kind and published kinds, function and command line
     from surgvista_mm.checkpoint import convert_file
     with pytest.raises(CheckpointLoadError):
@@ -135,7 +157,8 @@ def test_history_buffer_allow_list_admits_no_other_getattr(tmp_path):
         load_checkpoint_file(str(tmp_path / 'g.pth'))
 
 
-def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, demo_root):
+def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, demo_root,
+                                                                       epoch1):
     """kill -9 while epoch 2 is being written (max_keep_ckpts=1): epoch 1 survives, auto-resume
     finishes the run with the weights of an uninterrupted one."""
     cfg = _write_cfg(tmp_path / 'c.py', demo_root, 2)
@@ -146,6 +169,7 @@ def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, 
     assert isinstance(plain['message_hub']['log_scalars']['train/loss'], dict)
 
     work = tmp_path / 'crash'
+    _copy_run(epoch1, work)
     env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-m', 'tests.helpers.crash_during_save', cfg,
                            str(work), 'epoch_2.pth'], cwd=ROOT, env=env, capture_output=True,
@@ -170,9 +194,10 @@ def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, 
 
 
 def test_full_disk_names_the_path_and_keeps_the_previous_checkpoint(tmp_path, demo_root,
-                                                                   monkeypatch):
+                                                                   epoch1, monkeypatch):
     cfg = _write_cfg(tmp_path / 'c.py', demo_root, 2)
     work = tmp_path / 'w'
+    _copy_run(epoch1, work)
     put = LocalBackend.put
 
     def full_disk(self, obj, filepath):  # noqa: ANN001
@@ -209,10 +234,9 @@ def test_auto_resume_falls_back_to_newest_complete_checkpoint(tmp_path):
     assert find_resume_checkpoint(str(empty)) == (None, None)
 
 
-def test_resume_without_optimizer_state_is_an_error_unless_allowed(tmp_path, demo_root):
+def test_resume_without_optimizer_state_is_an_error_unless_allowed(tmp_path, demo_root, epoch1):
     cfg = _write_cfg(tmp_path / 'c.py', demo_root, 1)
-    _runner(cfg, str(tmp_path / 'a')).train()
-    full = load_checkpoint_file(str(tmp_path / 'a' / 'epoch_1.pth'))
+    full = load_checkpoint_file(osp.join(epoch1, 'epoch_1.pth'))
     weights = {k: v for k, v in full.items() if k not in ('optimizer', 'param_schedulers')}
     torch.save(weights, tmp_path / 'best_x.pth')
     best = str(tmp_path / 'best_x.pth')

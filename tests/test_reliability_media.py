@@ -122,3 +122,14 @@ def test_skip_replaces_bad_samples_deterministically_within_a_budget(data, monke
         ds[8]
     with pytest.raises(ValueError, match='for training'):
         _ds(data, on_bad_sample='skip', test_mode=True)
+
+
+def test_skip_counts_bad_samples_across_dataloader_workers(data):
+    from torch.utils.data import DataLoader
+    open(_frame(data, 'video01', 5), 'wb').close()  # samples 5..8 need frame 5
+    ds = _ds(data, on_bad_sample='skip', max_bad_samples=10)
+    loader = DataLoader(ds, batch_size=2, num_workers=2, sampler=[4, 5, 6, 7, 8, 9],
+                        collate_fn=lambda batch: batch)
+    seen = [len(batch) for batch in loader]
+    assert seen == [2, 2, 2]
+    assert ds.bad_sample_count() == 4  # recorded by the workers, read by the main process

@@ -70,6 +70,16 @@ class SurgVistaRunner(Runner):
 
     _resuming: bool = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # torch would then unpickle code in mmengine's own loaders (init_cfg Pretrained, remote
+        # load_from), which call torch.load without weights_only
+        if os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0').lower() in ('1', 'y', 'yes',
+                                                                               'true'):
+            raise RuntimeError('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: checkpoints could run '
+                               'code when loaded. Unset it; surgvista_mm loads every checkpoint '
+                               'with weights_only=True')
+        super().__init__(*args, **kwargs)
+
     # ---------------------------------------------------------------- loading
     def load_or_resume(self) -> None:
         """Like mmengine's, but auto-resume falls back to the newest complete checkpoint."""
