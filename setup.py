@@ -36,7 +36,7 @@ setup(
     package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json']},
     include_package_data=True,
     install_requires=[
-        'torch>=2.6',  # weights_only=True by default (mmengine's load_from relies on it)
+        'torch>=2.6',  # safe_globals, and weights_only=True by default for mmengine's loaders
         'numpy>=1.23',
         'mmengine>=0.10.4,<0.11',
         'mmaction2==1.2.0',

@@ -246,3 +246,31 @@ def test_resume_without_optimizer_state_is_an_error_unless_allowed(tmp_path, dem
     runner = _runner(cfg2, str(tmp_path / 'c'), load_from=best, allow_partial_resume=True)
     runner.train()
     assert runner.epoch == 2
+
+
+def test_mmengine_format_checkpoints_load_with_the_exact_allow_list(tmp_path):
+    """Files in mmengine's own format (older runs, other OpenMMLab projects) still load safely,
+    and plain files round-trip HistoryBuffer / arrays / a state dict's _metadata."""
+    import numpy as np
+    from collections import OrderedDict
+
+    from surgvista_mm.engine.checkpoint_io import from_plain, to_plain
+    state = OrderedDict(w=torch.ones(2))
+    state._metadata = OrderedDict({'': {'version': 2}})
+    legacy = {'state_dict': state, 'message_hub': {
+        'log_scalars': {'train/loss': HistoryBuffer([1.0, 3.0], [1, 1])},
+        'runtime_info': {'eta': np.float64(2.5), 'best': np.array([1, 2])}}}
+    torch.save(legacy, tmp_path / 'legacy.pth')
+    with pytest.raises(Exception):
+        torch.load(tmp_path / 'legacy.pth', weights_only=True)  # mmengine's format as such
+    loaded = load_checkpoint_file(str(tmp_path / 'legacy.pth'))
+    assert loaded['message_hub']['log_scalars']['train/loss'].mean() == 2.0
+    assert loaded['message_hub']['runtime_info']['eta'] == 2.5
+    torch.save(to_plain(legacy), tmp_path / 'plain.pth')
+    back = from_plain(torch.load(tmp_path / 'plain.pth', weights_only=True))
+    assert isinstance(back['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    assert back['message_hub']['log_scalars']['train/loss'].current() == 3.0
+    assert back['message_hub']['runtime_info']['best'].tolist() == [1, 2]
+    assert back['state_dict']._metadata == {'': {'version': 2}}
+    with pytest.raises(TypeError, match=r"checkpoint\['x'\]: a .*_CreatesFile cannot be stored"):
+        to_plain({'x': _CreatesFile('nope')})

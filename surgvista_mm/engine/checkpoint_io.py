@@ -126,14 +126,18 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
-    from numpy._core import multiarray  # numpy >= 2; numpy 1.x pickles 'numpy.core...' names
+    try:  # numpy >= 2 (files written with numpy 1.x name 'numpy.core.multiarray')
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
     out: List[Union[Callable, Tuple[Callable, str]]] = [np.ndarray, np.dtype]
     for name in ('_reconstruct', 'scalar'):
         fn = getattr(multiarray, name)
         out += [(fn, f'numpy._core.multiarray.{name}'), (fn, f'numpy.core.multiarray.{name}')]
     # numpy >= 1.25 may pickle a dtype through its class, e.g. numpy.dtypes.Float64DType
-    out += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')
-            and isinstance(getattr(np.dtypes, n), type)]
+    dtypes = getattr(np, 'dtypes', None)
+    out += [getattr(dtypes, n) for n in dir(dtypes or object) if n.endswith('DType')
+            and isinstance(getattr(dtypes, n), type)]
     return out
 
 
