@@ -28,12 +28,21 @@ FINETUNE = osp.join(ROOT, 'configs', 'finetune', 'surgvista_demo_phase.py')
      r'model.backbone.depth: expected an integer \(the config has 2\), got float 2.5'),
     ({'train_cfg.max_epochs': 'ten'}, r'train_cfg.max_epochs: expected an integer'),
     ({'model.backbone': 3}, r'model.backbone: expected a dict'),
-    ({'optim_wrapper.optimizer.lrr': 1e-3},
-     r"optim_wrapper.optimizer has no key 'lrr'; did you mean 'lr'\?"),
+    ({'env_cfg.dist_cgf': 1}, r"env_cfg has no key 'dist_cgf'; did you mean 'dist_cfg'\?"),
 ])
 def test_bad_cfg_options_name_the_key_and_the_type(option, match):
     with pytest.raises(ConfigError, match=match):
         load_config(PRETRAIN, option)
+
+
+def test_typo_in_an_option_of_a_typed_dict_is_checked_against_the_class():
+    cfg = load_config(PRETRAIN, {'optim_wrapper.optimizer.lrr': 1e-3})
+    with pytest.raises(ConfigError, match=r"optim_wrapper.optimizer.lrr: AdamW has no argument "
+                                          r"'lrr'; did you mean 'lr'\?"):
+        check_config(cfg, 'x.py')
+    cfg = load_config(PRETRAIN, {'optim_wrapper.type': 'AmpOptimWrapper',
+                                 'optim_wrapper.dtype': 'bfloat16'})  # dtype is no typo of type
+    check_config(cfg, 'x.py')
 
 
 def test_good_cfg_options_still_apply():

@@ -5,8 +5,8 @@ Everything here runs before the Runner is built (and so before it logs the confi
 * :func:`load_config` reads the file and applies ``--cfg-options``, checking each override's
   value against the type of the value it replaces (:func:`check_cfg_options`);
 * :func:`check_config` catches misspelt top-level keys, a non-positive ``max_epochs`` /
-  ``max_iters``, and misspelt arguments inside ``model``, datasets, pipelines, evaluators and
-  hooks, by comparing each ``dict(type=...)``'s keys with the target class's constructor
+  ``max_iters``, and misspelt arguments inside ``model``, datasets, pipelines, evaluators,
+  hooks, loops and the optimizer, by comparing each ``dict(type=...)``'s keys with the target class's constructor
   (:func:`check_module_keys`); the nearest valid name is suggested (difflib).
 """
 from __future__ import annotations
@@ -117,8 +117,10 @@ def check_cfg_options(cfg: Any, options: Mapping[str, Any]) -> dict:
 
     An override must have the type of the value it replaces (an int may replace a float; any
     value may replace None, None any value; a number given for a string entry becomes that
-    string). A new key next to a similar existing one (``optimizer.lrr``) is reported with the
-    existing name.
+    string). A new key next to a similar existing one of an untyped dict (``env_cfg.dist_cgf``)
+    is reported with the existing name; keys of ``dict(type=...)`` entries are checked against
+    the class's constructor by :func:`check_config` instead (``dtype`` next to ``type`` is
+    fine for ``AmpOptimWrapper``).
 
     Returns:
         the options, with numbers given for string entries turned into strings.
@@ -130,7 +132,7 @@ def check_cfg_options(cfg: Any, options: Mapping[str, Any]) -> dict:
     for key, new in options.items():
         old, parent, parent_path, part = _lookup(cfg, key)
         if old is _MISSING:
-            if isinstance(parent, Mapping):
+            if isinstance(parent, Mapping) and 'type' not in parent:
                 close = difflib.get_close_matches(part, [str(k) for k in parent], n=1,
                                                   cutoff=0.75)
                 if close:
@@ -192,7 +194,8 @@ def _resolve(registry: Any, type_name: Any) -> Any:
 
 
 def _check_module(spec: Any, registry: Any, where: str, path: str,
-                  nested: Optional[Mapping[str, Any]] = None) -> None:
+                  nested: Optional[Mapping[str, Any]] = None,
+                  builder_keys: Iterable[str] = ()) -> None:
     """Check ``spec`` (a ``dict(type=...)``) against its class; recurse into ``nested`` keys
     (key -> registry) and, for models, into every sub-dict with a ``type``."""
     if not isinstance(spec, Mapping) or 'type' not in spec:
@@ -203,7 +206,7 @@ def _check_module(spec: Any, registry: Any, where: str, path: str,
     args = _constructor_args(target)
     if args is not None:
         for key in spec:
-            if key in _BUILDER_KEYS or key in args:
+            if key in _BUILDER_KEYS or key in args or key in builder_keys:
                 continue
             close = difflib.get_close_matches(str(key), args, n=1, cutoff=0.6)
             hint = f'did you mean {close[0]!r}?' if close else f'it takes {sorted(args)}'
@@ -223,12 +226,15 @@ def _check_module(spec: Any, registry: Any, where: str, path: str,
 
 def check_module_keys(cfg: Any, path: str = '<config>') -> None:
     """Compare every ``dict(type=...)`` of the model, the datasets, pipelines, samplers,
-    evaluators and hooks with the constructor of the class it names.
+    evaluators, hooks, loops, the optimizer wrapper and its optimizer with the constructor of
+    the class it names.
 
     Classes taking ``**kwargs`` and types that do not resolve are skipped (the build reports
     those); ``init_cfg`` is not inspected. Raises :class:`ConfigError` naming the config path of
     the unknown argument and the nearest valid one.
     """
+    from mmengine.registry import LOOPS, OPTIMIZERS
+
     from surgvista_mm import registry as reg
     datasets = dict(dataset=reg.DATASETS, datasets=reg.DATASETS, pipeline=reg.TRANSFORMS,
                     transforms=reg.TRANSFORMS)
@@ -244,6 +250,11 @@ def check_module_keys(cfg: Any, path: str = '<config>') -> None:
         for i, metric in enumerate(spec if isinstance(spec, (list, tuple)) else [spec]):
             _check_module(metric, reg.METRICS, f'{evaluator}[{i}]' if isinstance(
                 spec, (list, tuple)) else evaluator, path, {})
+    # the optimizer-wrapper builder consumes constructor / paramwise_cfg itself
+    _check_module(cfg.get('optim_wrapper'), reg.OPTIM_WRAPPERS, 'optim_wrapper', path,
+                  dict(optimizer=OPTIMIZERS), builder_keys=('constructor', 'paramwise_cfg'))
+    for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
+        _check_module(cfg.get(loop), LOOPS, loop, path, {})
     for name, hook in (cfg.get('default_hooks') or {}).items():
         _check_module(hook, reg.HOOKS, f'default_hooks.{name}', path, {})
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
