@@ -20,8 +20,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config file')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from the latest checkpoint in work_dir, or from the given '
-                        'file (the config default `resume=True` already auto-resumes)')
+                        help='resume from the latest complete checkpoint in work_dir, or from '
+                        'the given epoch_*/iter_*.pth (the config default `resume=True` already '
+                        'auto-resumes; a file without optimizer state, e.g. best_*.pth, is '
+                        'refused unless --cfg-options allow_partial_resume=True)')
     parser.add_argument('--no-resume', action='store_true', help='start from scratch even if '
                         'work_dir holds checkpoints')
     parser.add_argument('--seed', type=int, default=None,
