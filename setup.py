@@ -33,7 +33,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['surgvista_mm', 'surgvista_mm.*']),
-    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json']},
+    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json',
+                                  'data_prep/benchmark_splits/*.txt']},
     include_package_data=True,
     install_requires=[
         'torch>=2.6',  # safe_globals, and weights_only=True by default for mmengine's loaders
@@ -47,6 +48,8 @@ setup(
         'scipy>=1.9',
         'tensorboard>=2.10',
         'tqdm>=4.60',
+        'openpyxl>=3.1',  # the official Cholec80-CVS workbook (.xlsx)
+        'imagehash>=4.3',  # perceptual hashes of the leakage guard
     ],
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],

@@ -6,6 +6,10 @@ Example::
     python tools/convert_checkpoint.py surgvista_pretrain.pth work/surgvista_vitb.pth \\
         --kind surgvista-pretrain
     python tools/convert_checkpoint.py endossl.pth work/endossl_teacher.pth --kind endossl
+    # natural-domain baselines (docs/finetune.md): VideoMAE / MVD / UMT video encoders, timm
+    # ViT-B/16 image models (supervised, DINO, MAE), mmaction2's VisionTransformer
+    python tools/convert_checkpoint.py dino_vitb16.pth checkpoints/natural/dino_vitb.pth \\
+        --kind timm-vit
     # backbone of this project's own pre-training run, for fine-tuning
     python tools/convert_checkpoint.py work_dirs/demo/epoch_4.pth work/demo_backbone.pth \
         --kind surgvista-mm --config configs/pretrain/surgvista_demo.py
@@ -13,7 +17,7 @@ Example::
 Every source is loaded with ``weights_only=True``. Shapes are checked against the published
 architecture of the kind, or against the model of ``--config`` for other sizes. The output
 (``{'state_dict', 'meta'}``) loads with ``weights_only=True``; an existing output is only replaced
-with ``--force``.
+with ``--force``. The summary counts dropped keys by prefix; ``--verbose`` lists each.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mmengine config whose model gives the target shapes '
                              '(default: the published architecture of the kind)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output')
+    parser.add_argument('--verbose', action='store_true',
+                        help='list every dropped key (default: counts by prefix)')
     return parser.parse_args(argv)
 
 
@@ -54,7 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        'kind; pass --config for another model size)')
         print(f'error: {message}{hint}', file=sys.stderr)
         return 1
-    print(report.summary())
+    print(report.summary(verbose=args.verbose))
     print(f'wrote {args.dst}')
     return 0
 

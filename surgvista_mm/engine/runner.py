@@ -9,16 +9,12 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
-from mmengine.registry import Registry
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from surgvista_mm.registry import RUNNERS
 from .checkpoint_io import (find_resume_checkpoint, has_training_state, load_checkpoint_file,
                             to_plain)
-
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='surgvista_mm',
-                   locations=['surgvista_mm.engine'])
 
 #: process-group timeout (seconds) when ``env_cfg.dist_cfg`` sets none (torch's gloo default)
 DEFAULT_DIST_TIMEOUT_S = 1800
