@@ -128,6 +128,8 @@ class SurgVistaRunner(Runner):
         if not isinstance(checkpoint, dict):
             raise ValueError(f'cannot resume from {filename}: not a training checkpoint')
         missing = has_training_state(checkpoint)
+        if self.param_schedulers is None:  # a run without schedulers saves none
+            missing = [m for m in missing if m != 'param_schedulers']
         meta_missing = any(m.startswith('meta') for m in missing)
         if not missing or (not meta_missing and self.cfg.get('allow_partial_resume', False)):
             if missing:
