@@ -274,3 +274,30 @@ def test_mmengine_format_checkpoints_load_with_the_exact_allow_list(tmp_path):
     assert back['state_dict']._metadata == {'': {'version': 2}}
     with pytest.raises(TypeError, match=r"checkpoint\['x'\]: a .*_CreatesFile cannot be stored"):
         to_plain({'x': _CreatesFile('nope')})
+
+
+def test_previous_best_checkpoint_is_removed_only_after_the_new_one_is_written(tmp_path):
+    from types import SimpleNamespace
+
+    from mmengine.fileio import get_file_backend
+    from mmengine.logging import MessageHub, MMLogger
+
+    from surgvista_mm.engine import SurgVistaCheckpointHook
+    old = tmp_path / 'best_acc_epoch_1.pth'
+    old.write_bytes(b'old best')
+    hub = MessageHub.get_instance('test_best_deferral')
+    hub.update_info('best_score', 0.5)
+    seen = []
+
+    def save_checkpoint(out_dir, filename, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        seen.append(old.exists())  # the previous best is still there while the new one is saved
+        (tmp_path / filename).write_bytes(b'new best')
+
+    runner = SimpleNamespace(epoch=2, iter=20, message_hub=hub, save_checkpoint=save_checkpoint,
+                             logger=MMLogger.get_instance('test_best_deferral'))
+    hook = SurgVistaCheckpointHook(interval=1, save_best='acc', rule='greater')
+    hook.out_dir, hook.best_ckpt_path = str(tmp_path), str(old)
+    hook.file_backend = get_file_backend(str(tmp_path))
+    hook._save_best_checkpoint(runner, {'acc': 0.9})
+    assert seen == [True]
+    assert not old.exists() and (tmp_path / 'best_acc_epoch_2.pth').read_bytes() == b'new best'
