@@ -301,3 +301,15 @@ def test_previous_best_checkpoint_is_removed_only_after_the_new_one_is_written(t
     hook._save_best_checkpoint(runner, {'acc': 0.9})
     assert seen == [True]
     assert not old.exists() and (tmp_path / 'best_acc_epoch_2.pth').read_bytes() == b'new best'
+
+
+def test_own_checkpoint_converts_without_any_flag(tmp_path, epoch1):
+    out = tmp_path / 'backbone.pth'
+    convert = load_tool('convert_checkpoint')
+    assert convert.main([osp.join(epoch1, 'epoch_1.pth'), str(out), '--kind', 'surgvista-mm',
+                         '--config', PRETRAIN_CFG]) == 0
+    saved = torch.load(out, weights_only=True)
+    own = load_checkpoint_file(osp.join(epoch1, 'epoch_1.pth'))['state_dict']
+    assert saved['state_dict'] and all(k.startswith('backbone.') for k in saved['state_dict'])
+    for key, value in saved['state_dict'].items():
+        assert torch.equal(value, own[key]), key
