@@ -313,3 +313,10 @@ def test_own_checkpoint_converts_without_any_flag(tmp_path, epoch1):
     assert saved['state_dict'] and all(k.startswith('backbone.') for k in saved['state_dict'])
     for key, value in saved['state_dict'].items():
         assert torch.equal(value, own[key]), key
+
+
+def test_runner_refuses_to_run_when_torch_load_is_forced_unsafe(tmp_path, demo_root, monkeypatch):
+    runner = _runner(_write_cfg(tmp_path / 'c.py', demo_root, 1), str(tmp_path / 'w'))
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    with pytest.raises(RuntimeError, match='TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set'):
+        runner.train()

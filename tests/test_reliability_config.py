@@ -1,4 +1,5 @@
-"""Fault injection on configs and distributed runs: errors name the key, a stopped rank times out."""
+"""Fault injection on configs and distributed runs: errors name the key; a stopped rank times
+out."""
 from __future__ import annotations
 
 import argparse

@@ -66,15 +66,15 @@ class SurgVistaRunner(Runner):
 
     _resuming: bool = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # torch would then unpickle code in mmengine's own loaders (init_cfg Pretrained, remote
-        # load_from), which call torch.load without weights_only
+    @staticmethod
+    def _refuse_unsafe_torch_load() -> None:
+        """torch would unpickle code in mmengine's own loaders (``init_cfg`` Pretrained, remote
+        ``load_from``), which call ``torch.load`` without ``weights_only``."""
         if os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0').lower() in ('1', 'y', 'yes',
                                                                                'true'):
             raise RuntimeError('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: checkpoints could run '
                                'code when loaded. Unset it; surgvista_mm loads every checkpoint '
                                'with weights_only=True')
-        super().__init__(*args, **kwargs)
 
     # ---------------------------------------------------------------- loading
     def load_or_resume(self) -> None:
@@ -111,6 +111,7 @@ class SurgVistaRunner(Runner):
         Remote URLs (``s3://``, ``http://``...) go through mmengine's loaders, which call
         ``torch.load`` with torch's default, ``weights_only=True``.
         """
+        self._refuse_unsafe_torch_load()
         revise_keys = [(r'^module.', '')] if revise_keys is None else revise_keys
         if '://' in str(filename):
             return super().load_checkpoint(filename, map_location, strict, revise_keys)
@@ -193,6 +194,7 @@ class SurgVistaRunner(Runner):
     # ---------------------------------------------------------------- distributed timeouts
     @contextmanager
     def _explain_dist_timeouts(self) -> Iterator[None]:
+        self._refuse_unsafe_torch_load()
         try:
             yield
         except RuntimeError as exc:

@@ -6,8 +6,9 @@ Everything here runs before the Runner is built (and so before it logs the confi
   value against the type of the value it replaces (:func:`check_cfg_options`);
 * :func:`check_config` catches misspelt top-level keys, a non-positive ``max_epochs`` /
   ``max_iters``, and misspelt arguments inside ``model``, datasets, pipelines, evaluators,
-  hooks, loops and the optimizer, by comparing each ``dict(type=...)``'s keys with the target class's constructor
-  (:func:`check_module_keys`); the nearest valid name is suggested (difflib).
+  hooks, loops and the optimizer, by comparing each ``dict(type=...)``'s keys with the target
+  class's constructor (:func:`check_module_keys`); the nearest valid name is suggested
+  (difflib).
 """
 from __future__ import annotations
 
