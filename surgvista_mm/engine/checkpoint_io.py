@@ -89,11 +89,12 @@ def from_plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         tag = obj.get(_TAG)
         if tag == 'HistoryBuffer':
-            log = obj['log_history'].numpy().astype(np.float64)
-            count = obj['count_history'].numpy().astype(np.int64)
+            # .cpu(): a resume loads with map_location='cuda'
+            log = obj['log_history'].cpu().numpy().astype(np.float64)
+            count = obj['count_history'].cpu().numpy().astype(np.int64)
             return HistoryBuffer(log.tolist(), count.tolist(), int(obj['max_length']))
         if tag == 'ndarray':
-            return obj['data'].numpy()
+            return obj['data'].cpu().numpy()
         items = [(k, from_plain(v)) for k, v in obj.items()]
         return _same_mapping(obj, items, from_plain)
     if isinstance(obj, list):
