@@ -133,3 +133,10 @@ def test_default_runtime_documents_the_dist_timeout():
     assert dist_timeout_seconds(Config(dict(env_cfg=dict(dist_cfg=dict(timeout=5))))) == 5
     with pytest.raises(ValueError, match='timeout must be a positive number'):
         dist_timeout_seconds(Config(dict(env_cfg=dict(dist_cfg=dict(timeout=0)))))
+
+
+def test_only_collective_timeouts_are_explained_as_such():
+    from surgvista_mm.engine.runner import _is_timeout
+    assert _is_timeout(RuntimeError('[../third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:'
+                                    '78] Timed out waiting 2000ms for recv operation'))
+    assert not _is_timeout(RuntimeError('DataLoader worker (pid 7) timed out after 5 seconds'))

@@ -39,8 +39,15 @@ def dist_timeout_seconds(cfg: Any) -> float:
 
 
 def _is_timeout(exc: BaseException) -> bool:
+    """A collective that timed out: gloo raises a plain ``RuntimeError`` from its transport
+    (``gloo/transport/... Timed out waiting 3000ms for recv``); NCCL / c10d raise ``DistError``
+    subclasses. Other timeouts (e.g. a DataLoader's) are not matched."""
+    import torch.distributed as dist
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ('timed out' in text or 'timeout' in text)
+    timed_out = 'timed out' in text or 'timeout' in text
+    dist_error = getattr(dist, 'DistError', ())
+    return timed_out and ((dist_error and isinstance(exc, dist_error))
+                          or 'gloo' in text or 'nccl' in text or 'watchdog' in text)
 
 
 @RUNNERS.register_module()
