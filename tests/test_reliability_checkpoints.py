@@ -47,14 +47,14 @@ def ft_root(make_demo) -> str:
                      '--no-progress')
 
 
-def _write_cfg(path, demo_root: str, max_epochs: int, extra: str = '') -> str:
+def _write_cfg(path, demo_root: str, max_epochs: int, extra: str = '', keep: int = 1) -> str:
     path.write_text(f"""_base_ = [{PRETRAIN_CFG!r}]
 data_root = {demo_root!r}
 model = dict(teacher=dict(checkpoint=data_root + '/teacher/demo_teacher_vit.pth'))
 train_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root))
 train_cfg = dict(max_epochs={max_epochs})
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(max_keep_ckpts={keep}))
 visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
 {extra}
 """)
@@ -63,16 +63,19 @@ visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])
 
 @pytest.fixture(scope='module')
 def epoch1(tmp_path_factory, demo_root) -> str:
-    """A work dir after one epoch with max_keep_ckpts=1 (its checkpoint records
-    keep_ckpt_ids=[1], so mmengine's hook would delete it when saving epoch 2)."""
+    """The work dir of an uninterrupted 2-epoch run keeping both checkpoints: ``epoch_2.pth``
+    is the reference; ``epoch_1.pth`` records keep_ckpt_ids=[1], so with max_keep_ckpts=1
+    mmengine's own hook would delete it when a resumed run saves epoch 2."""
     root = tmp_path_factory.mktemp('epoch1')
     work = str(root / 'work')
-    _runner(_write_cfg(root / 'c.py', demo_root, 1), work).train()
+    _runner(_write_cfg(root / 'c.py', demo_root, 2, keep=2), work).train()
     return work
 
 
 def _copy_run(src: str, dst) -> str:
-    shutil.copytree(src, dst)
+    """A work dir holding only ``src``'s ``epoch_1.pth``, named by ``last_checkpoint``."""
+    dst.mkdir()
+    shutil.copy(osp.join(src, 'epoch_1.pth'), dst / 'epoch_1.pth')
     (dst / 'last_checkpoint').write_text(str(dst / 'epoch_1.pth'))
     return str(dst)
 
@@ -162,10 +165,8 @@ def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, 
     """kill -9 while epoch 2 is being written (max_keep_ckpts=1): epoch 1 survives, auto-resume
     finishes the run with the weights of an uninterrupted one."""
     cfg = _write_cfg(tmp_path / 'c.py', demo_root, 2)
-    ref = tmp_path / 'ref'
-    _runner(cfg, str(ref)).train()
-    assert sorted(p for p in os.listdir(ref) if p.endswith('.pth')) == ['epoch_2.pth']
-    plain = torch.load(ref / 'epoch_2.pth', weights_only=True)  # no allow-list needed
+    ref = epoch1  # the uninterrupted run
+    plain = torch.load(osp.join(ref, 'epoch_2.pth'), weights_only=True)  # no allow-list needed
     assert isinstance(plain['message_hub']['log_scalars']['train/loss'], dict)
 
     work = tmp_path / 'crash'
@@ -184,7 +185,7 @@ def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, 
     resumed.train()  # resume=True in the config
     assert not (work / '.epoch_2.pth.tmp').exists()  # stale temporary file removed
     assert not (work / 'epoch_1.pth').exists()  # superseded, removed after epoch 2 was written
-    a = load_checkpoint_file(str(ref / 'epoch_2.pth'))
+    a = load_checkpoint_file(osp.join(ref, 'epoch_2.pth'))
     b = load_checkpoint_file(str(work / 'epoch_2.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] > 0
     for key in a['state_dict']:
