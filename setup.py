@@ -47,6 +47,7 @@ setup(
         'scipy>=1.9',
         'tensorboard>=2.10',
         'tqdm>=4.60',
+        'turbojpeg>=0.0.2',  # bundles libturbojpeg 3: region decoding of the crop window
     ],
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],
