@@ -50,8 +50,9 @@ def main(argv=None) -> None:
     print(f'{"shape":<27}{"dtype":<7}{"sdpa":>9}{"sdpa-math":>11}{"math":>9}   best')
     for name, (b, h, n, d) in SHAPES.items():
         for dtype in (None, torch.bfloat16):
-            q, k, v = (torch.randn(b, h, n, d, device=device, requires_grad=True)
-                       for _ in range(3))
+            # under autocast q, k, v come out of the qkv Linear in the autocast dtype
+            q, k, v = (torch.randn(b, h, n, d, device=device, dtype=dtype or torch.float32,
+                                   requires_grad=True) for _ in range(3))
             times = {impl: [] for impl in ('sdpa', 'sdpa-math', 'math')}
             for rep in range(args.reps + 1):
                 for impl in times:

@@ -63,7 +63,9 @@ class SurgVistaViT(BaseModule):
         norm_eps: LayerNorm epsilon.
         pos_embed_type: ``'sincos3d'`` (SurgVISTA) or ``'sincos1d_videomae'`` (VideoMAE/MVD).
         final_norm: apply the final LayerNorm ``norm`` (pre-training); False for fine-tuning.
-        fused_attn: fused scaled-dot-product attention (False: explicit reference path).
+        fused_attn: attention implementation: 'auto' (per device / dtype, see
+            ``utils.transformer.choose_attention``), True / 'sdpa' (fused), False / 'math'
+            (explicit reference path) or 'sdpa-math'.
         with_cp: activation checkpointing of each block while training.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=..., prefix=...)``
             loads strictly (see :meth:`init_weights`).
@@ -76,7 +78,7 @@ class SurgVistaViT(BaseModule):
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
                  pos_embed_type: str = 'sincos3d', final_norm: bool = True,
-                 fused_attn: bool = True, with_cp: bool = False,
+                 fused_attn: Union[bool, str] = 'auto', with_cp: bool = False,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.img_size = _pair(img_size, 'img_size')

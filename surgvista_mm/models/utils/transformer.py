@@ -27,7 +27,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
         dropout_p: dropout on the attention weights.
         impl: 'sdpa' (``F.scaled_dot_product_attention``, PyTorch picks the backend),
             'sdpa-math' (SDPA's math backend only), 'math' (explicit matmuls: under autocast
-            they run in the autocast dtype and the softmax in float32), or 'auto'
+            they run in the autocast dtype; the softmax runs in the dtype autocast gives it:
+            float32 on CUDA, the logits' dtype on CPU), or 'auto'
             (:func:`choose_attention`).
 
     Returns:
@@ -52,9 +53,11 @@ def choose_attention(q: torch.Tensor) -> str:
     """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
 
     Measured with ``tools/benchmark/attention.py`` (forward + backward; README Benchmarks):
-    on CUDA the fused SDPA kernels (flash / memory-efficient) win everywhere, so 'sdpa'. On CPU
-    under bf16/fp16 autocast the explicit path ('math': oneDNN bf16 GEMMs, float32 softmax)
-    beats PyTorch's CPU flash kernel; in float32 'sdpa' is kept.
+    on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused choice there;
+    not measured in this project yet). On CPU under bf16/fp16 autocast the explicit path
+    ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every SurgVISTA shape
+    (1.1-1.9x, forward + backward); in float32 the CPU flash kernel ('sdpa') won at 1568
+    tokens (2x) and tied at 240, so 'sdpa' is kept.
     """
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
