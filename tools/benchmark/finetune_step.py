@@ -64,6 +64,10 @@ def build(name: str):
         data_preprocessor=dict(type='ActionDataPreprocessor',
                                mean=list(mcfg.data_preprocessor.mean),
                                std=list(mcfg.data_preprocessor.std), format_shape='NCTHW')))
+    # mmaction2 1.2.0's BaseHead.loss_by_feat computes top-k accuracy through numpy, which
+    # has no bfloat16: under bf16 autocast its scores must leave the head as float32.
+    head_forward = model.cls_head.forward
+    model.cls_head.forward = lambda x, **kw: head_forward(x, **kw).float()
     return model, cfg
 
 

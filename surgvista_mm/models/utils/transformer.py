@@ -57,7 +57,7 @@ def choose_attention(q: torch.Tensor) -> str:
     not measured in this project yet). On CPU under bf16/fp16 autocast the explicit path
     ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every SurgVISTA shape
     (1.1-1.9x, forward + backward); in float32 the CPU flash kernel ('sdpa') won at 1568
-    tokens (2x) and tied at 240, so 'sdpa' is kept.
+    tokens (2-2.5x) and lost by 1.17x at 240 (a noisy run), so 'sdpa' is kept.
     """
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
