@@ -33,7 +33,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['surgvista_mm', 'surgvista_mm.*']),
-    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json']},
+    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json',
+                                  'data_prep/benchmark_splits/*.txt']},
     include_package_data=True,
     install_requires=[
         'torch>=2.6',  # weights_only=True by default (mmengine's load_from relies on it)
@@ -48,6 +49,8 @@ setup(
         'tensorboard>=2.10',
         'tqdm>=4.60',
         'turbojpeg>=0.0.2',  # bundles libturbojpeg 3: region decoding of the crop window
+        'openpyxl>=3.1',  # the official Cholec80-CVS workbook (.xlsx)
+        'imagehash>=4.3',  # perceptual hashes of the leakage guard
     ],
     extras_require={
         'lite': ['mmcv-lite==2.1.0'],

@@ -1,7 +1,10 @@
 """surgvista_mm: SurgVISTA surgical video foundation model as an OpenMMLab (MMAction2) plugin.
 
-Importing the package registers every module in the ``surgvista_mm`` registry scope. Use it from
-any config with ``custom_imports=dict(imports=['surgvista_mm'], allow_failed_imports=False)``.
+Importing the package registers every module in the ``surgvista_mm`` registry scope and, under the
+same names, in mmaction2's (:func:`surgvista_mm.registry.export_to_mmaction`). Use it from any
+config with ``custom_imports=dict(imports=['surgvista_mm'], allow_failed_imports=False)``: with
+``default_scope='surgvista_mm'`` or ``'mmaction'``, by plain (``SurgVistaViT``) or scoped
+(``surgvista_mm.SurgVistaViT``) type names.
 """
 from .compat import ensure_mmaction_drn, silence_mmcv_lite_warning
 
@@ -17,5 +20,8 @@ import mmaction.datasets  # noqa: E402,F401
 import mmaction.models  # noqa: E402,F401
 from . import registry  # noqa: E402,F401
 from . import models, datasets, evaluation, engine  # noqa: E402,F401
+
+# plain type names (``type='SurgVistaViT'``) in configs with ``default_scope='mmaction'``
+registry.export_to_mmaction()
 
 __all__ = ['__version__']

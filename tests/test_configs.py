@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from surgvista_mm.engine import SurgVistaOptimWrapperConstructor
 from surgvista_mm.registry import MODELS
 from surgvista_mm.utils import check_config, load_config
+from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
@@ -34,15 +35,19 @@ def test_config_builds(path):
     cfg = load_config(path)
     check_config(cfg, path)
     assert cfg.default_scope == 'surgvista_mm'
-    init_default_scope('surgvista_mm')
-    model = MODELS.build(cfg.model)  # no weight file is read at build time
+    model = build_model_once(cfg.model)  # no weight file is read at build time
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable > 0
     backbone = model.backbone
     if backbone.embed_dims == 768 and len(backbone.blocks) == 12:
         n = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
-        # fine-tuning drops the final norm (2 x 768): the head's fc_norm takes its place
-        assert n == VITB_ENCODER_PARAMS - (0 if backbone.final_norm else 2 * 768)
+        # fine-tuning drops the final norm (2 x 768): the head's fc_norm takes its place; a
+        # per-frame (tubelet 1) patch kernel is half as large; image models add learned tables
+        expected = VITB_ENCODER_PARAMS - (0 if backbone.final_norm else 2 * 768)
+        expected -= 768 * 3 * 16 * 16 * (2 - backbone.tubelet_size)
+        if backbone.pos_embed_type == 'learned_space_time':
+            expected += 768 * (196 + backbone.token_grid[0])
+        assert n == expected
     if getattr(model, 'teacher', None) is not None:
         # frozen and kept out of the model's parameters and state dict
         assert not any(k.startswith('teacher') for k in model.state_dict())

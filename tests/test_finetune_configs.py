@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+from mmengine.registry import PARAM_SCHEDULERS
 
-from surgvista_mm.registry import METRICS, MODELS, TRANSFORMS
+from surgvista_mm.registry import METRICS, TRANSFORMS
 from surgvista_mm.utils import check_config, load_config
+from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'finetune', '*.py')))
@@ -26,7 +27,22 @@ RECIPES = {
     'surgvista_vitb_m2cai16_phase': (8, 'matlab', 'm2cai16', 1e-4, 50, False),
     'surgvista_vitb_autolaparo_phase': (7, 'none', 'generic', 5e-4, 50, False),
     'surgvista_vitb_cholect50_triplet': (100, None, None, 5e-4, 20, True),
+    'surgvista_vitb_esd57_phase': (8, 'none', 'generic', 5e-4, 50, False),
+    'surgvista_vitb_prostate21_triplet': (89, None, None, 5e-4, 20, True),
 }
+
+
+def _build_metric(ev, tmp_path):
+    """Build an evaluator; a private dataset's triplet map / null-class files (which live with
+    its data) are replaced by synthetic ones of the configured size."""
+    ev = dict(ev)
+    if ev.get('maps') and not osp.isfile(ev['maps']):
+        n = ev['num_classes']
+        rows = [f'{t},{t % 7},{t % 10},{(t // 7) % 10},{t % 70},{t % 70}' for t in range(n)]
+        (tmp_path / 'maps.txt').write_text('\n'.join(rows) + '\n')
+        (tmp_path / 'null.txt').write_text('# none\n')
+        ev.update(maps=str(tmp_path / 'maps.txt'), null_classes=str(tmp_path / 'null.txt'))
+    return METRICS.build(ev)
 
 
 def _name(path: str) -> str:
@@ -34,8 +50,7 @@ def _name(path: str) -> str:
 
 
 def _build_model(cfg):
-    init_default_scope('surgvista_mm')
-    return MODELS.build(cfg.model)
+    return build_model_once(cfg.model)
 
 
 def test_expected_configs_exist():
@@ -43,7 +58,7 @@ def test_expected_configs_exist():
 
 
 @pytest.mark.parametrize('path', FINETUNE, ids=_name)
-def test_config_builds_model_pipelines_and_evaluators(path):
+def test_config_builds_model_pipelines_and_evaluators(path, tmp_path):
     cfg = load_config(path)
     check_config(cfg, path)
     assert cfg.default_scope == 'surgvista_mm' and cfg.runner_type == 'SurgVistaRunner'
@@ -73,7 +88,7 @@ def test_config_builds_model_pipelines_and_evaluators(path):
         assert results['inputs'].dtype == torch.uint8
     for key in ('val_evaluator', 'test_evaluator'):
         if cfg.get(key) is not None:
-            METRICS.build(cfg[key])
+            _build_metric(cfg[key], tmp_path)
     # the test set never serves model selection
     save_best = cfg.default_hooks.checkpoint.get('save_best')
     if cfg.get('val_dataloader') is None:

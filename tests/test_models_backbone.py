@@ -56,7 +56,7 @@ def test_input_validation():
     with pytest.raises(ValueError, match='same number'):
         model(torch.randn(2, 3, 4, 32, 32), uneven)
     with pytest.raises(TypeError):
-        build(dict(TINY, pretrained='x.pth'))  # unknown arguments raise
+        build(dict(TINY, use_abs_pos_emb=True))  # unknown arguments raise
 
 
 def test_fused_and_unfused_attention_agree():

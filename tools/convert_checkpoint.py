@@ -6,13 +6,18 @@ Example::
     python tools/convert_checkpoint.py surgvista_pretrain.pth work/surgvista_vitb.pth \\
         --kind surgvista-pretrain
     python tools/convert_checkpoint.py endossl.pth work/endossl_teacher.pth --kind endossl
+    # natural-domain baselines (docs/finetune.md): VideoMAE / MVD / UMT video encoders, timm
+    # ViT-B/16 image models (supervised, DINO, MAE), mmaction2's VisionTransformer
+    python tools/convert_checkpoint.py dino_vitb16.pth checkpoints/natural/dino_vitb.pth \\
+        --kind timm-vit
     # backbone of this project's own pre-training run, for fine-tuning
     python tools/convert_checkpoint.py work_dirs/demo/epoch_4.pth work/demo_backbone.pth \
         --kind surgvista-mm --trust-own-checkpoint --config configs/pretrain/surgvista_demo.py
 
 Shapes are checked against the published architecture of the kind, or against the model of
 ``--config`` for other sizes. The output (``{'state_dict', 'meta'}``) loads with
-``weights_only=True``; an existing output is only replaced with ``--force``.
+``weights_only=True``; an existing output is only replaced with ``--force``. The summary counts
+dropped keys by prefix; ``--verbose`` lists each.
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--trust-own-checkpoint', action='store_true',
                         help='kind surgvista-mm only: SRC is a checkpoint written by your own '
                              'training run (it pickles mmengine objects)')
+    parser.add_argument('--verbose', action='store_true',
+                        help='list every dropped key (default: counts by prefix)')
     return parser.parse_args(argv)
 
 
@@ -57,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        'kind; pass --config for another model size)')
         print(f'error: {message}{hint}', file=sys.stderr)
         return 1
-    print(report.summary())
+    print(report.summary(verbose=args.verbose))
     print(f'wrote {args.dst}')
     return 0
 

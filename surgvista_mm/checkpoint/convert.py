@@ -9,6 +9,9 @@ Kinds and target layouts:
 * ``videomae`` / ``mvd``: encoders (optional ``encoder.`` prefix) -> ``backbone.*``; decoders and
   classifier parts are dropped with a note.
 * ``endossl``: the image teacher -> ``SurgVistaImageTeacher`` keys (no prefix).
+* ``mmaction2-vit`` / ``umt`` / ``timm-vit``: mmaction2's ``VisionTransformer``, UMT stage 1,
+  timm ViT image models (supervised ImageNet, DINO, MAE) -> ``backbone.*``, reshaping tensors
+  where the layouts differ (see :mod:`surgvista_mm.checkpoint.natural`).
 * ``surgvista-mm``: a checkpoint written by *this project's own* pre-training run (mmengine
   format) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. Such files
   pickle mmengine objects, so they are read with the trusted loader and only when the caller
@@ -26,10 +29,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .natural import ALLOWED_MISSING as NATURAL_ALLOWED_MISSING
+from .natural import CONVERTERS as NATURAL_CONVERTERS
 from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 
 KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl',
-         'surgvista-mm')
+         'surgvista-mm', 'mmaction2-vit', 'umt', 'timm-vit')
 _ENCODER = re.compile(r'^(patch_embed\.|blocks\.|norm\.)')
 _DECODER_PREFIX = {'img': 'distill_decoder.', 'vid': 'pixel_decoder.'}
 
@@ -37,20 +42,38 @@ _DECODER_PREFIX = {'img': 'distill_decoder.', 'vid': 'pixel_decoder.'}
 @dataclass
 class ConversionReport:
     """What a conversion did: ``mapped`` (source key, target key), ``dropped`` (key, reason),
-    ``missing`` (target keys the source did not provide; allowed ones only)."""
+    ``missing`` (target keys the source did not provide; allowed ones only), ``notes`` (tensors
+    changed beyond a rename)."""
 
     kind: str
     source: str
     mapped: List[Tuple[str, str]] = field(default_factory=list)
     dropped: List[Tuple[str, str]] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
-    def summary(self) -> str:
+    def summary(self, verbose: bool = False) -> str:
+        """Counts, then the dropped keys grouped by prefix and reason (``decoder.* (48): why``);
+        ``verbose`` lists every dropped key instead."""
         lines = [f'{self.source} ({self.kind}): mapped {len(self.mapped)} tensors, '
                  f'dropped {len(self.dropped)}']
-        lines += [f'  dropped {key}: {why}' for key, why in self.dropped]
+        if verbose:
+            lines += [f'  dropped {key}: {why}' for key, why in self.dropped]
+        else:
+            groups: Dict[Tuple[str, str], int] = {}
+            for key, why in self.dropped:
+                group = _key_group(key)
+                groups[group, why] = groups.get((group, why), 0) + 1
+            lines += [f'  dropped {group} ({count}): {why}'
+                      for (group, why), count in groups.items()]
+        lines += [f'  note: {note}' for note in self.notes]
         lines += [f'  not in source (kept as initialised): {key}' for key in self.missing]
         return '\n'.join(lines)
+
+
+def _key_group(key: str) -> str:
+    """``decoder_vid.blocks.3.attn.qkv.weight`` -> ``decoder_vid.*``; ``pos_embed`` as is."""
+    return key.split('.', 1)[0] + '.*' if '.' in key else key
 
 
 def _map_surgvista_pretrain(key: str) -> Tuple[Optional[str], str]:
@@ -136,6 +159,19 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
     if kind not in KINDS:
         raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
     state = dict(state)
+    if kind in NATURAL_CONVERTERS:
+        out, mapped, dropped, notes = NATURAL_CONVERTERS[kind](state, target)
+        if target is not None and 'backbone.norm.weight' not in target:
+            for key in [k for k in out if k.startswith('backbone.norm.')]:
+                out.pop(key)
+                dropped.append((key, 'final norm, discarded for fine-tuning (the target model '
+                                     'has none)'))
+        report = ConversionReport(kind=kind, source=source, mapped=mapped, dropped=dropped,
+                                  notes=notes)
+        if target is not None:
+            allow = [k for k in target if k.startswith(NATURAL_ALLOWED_MISSING[kind])]
+            report.missing = check_state_dict(out, target, source, allow_missing=allow)
+        return out, report
     if kind in ('videomae', 'mvd'):
         mapper = functools.partial(_map_videomae,
                                    prefixed=any(k.startswith('encoder.') for k in state))

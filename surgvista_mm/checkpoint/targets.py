@@ -11,6 +11,16 @@ from torch import nn
 
 from .convert import KINDS
 
+#: published layout of each natural-domain kind, as SurgVistaViT arguments (ViT-B/16, 224)
+NATURAL_BACKBONES = {
+    # mmaction2's VisionTransformer with use_mean_pooling=True (its default)
+    'mmaction2-vit': dict(pos_embed_type='sincos1d_videomae', out_type='pooled'),
+    # UMT stage 1: tubelet 1 x 8 frames inflated to tubelet 2 x 16 frames (same token grid)
+    'umt': dict(pos_embed_type='sincos1d_videomae'),
+    # timm ViT-B/16 image models: 8 frames, 2-D patch embedding per frame
+    'timm-vit': dict(num_frames=8, tubelet_size=1, pos_embed_type='learned_space_time'),
+}
+
 
 def _shapes(module: nn.Module, prefix: str = '') -> Dict[str, torch.Size]:
     return {prefix + k: v.shape for k, v in module.state_dict().items()}
@@ -27,8 +37,9 @@ def _build(cfg: Mapping) -> nn.Module:
 def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
                    ) -> Dict[str, torch.Size]:
     """Shapes of the published architecture for ``kind`` (ViT-B/16, 16x224, tubelet 2;
-    EndoSSL ViT-L/16). Widths that depend on the task (number of classes, teacher width of the
-    distillation head) are read from ``state`` when present."""
+    EndoSSL ViT-L/16; the natural-domain kinds per :data:`NATURAL_BACKBONES`). Widths that
+    depend on the task (number of classes, teacher width of the distillation head) are read
+    from ``state`` when present."""
     if kind not in KINDS:
         raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
     state = state or {}
@@ -50,19 +61,26 @@ def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
         return shapes
     if kind in ('videomae', 'mvd', 'surgvista-mm'):
         return _shapes(_build(backbone), 'backbone.')
+    if kind in NATURAL_BACKBONES:
+        shapes = _shapes(_build(dict(backbone, **NATURAL_BACKBONES[kind])), 'backbone.')
+        # a recognizer's head (mmaction2-vit) is copied unchanged: its shapes are the file's
+        shapes.update({k: v.shape for k, v in state.items() if k.startswith('cls_head.')})
+        return shapes
     return _shapes(_build(dict(type='SurgVistaImageTeacher')))
 
 
 def target_from_config(config: str, kind: str) -> Dict[str, torch.Size]:
     """Shapes of the model of an mmengine config file: the whole ``model`` for the SurgVISTA
-    kinds, ``model.backbone`` (prefixed ``backbone.``) for VideoMAE/MVD, ``model.teacher`` for
-    EndoSSL."""
+    kinds and ``mmaction2-vit``, ``model.backbone`` (prefixed ``backbone.``) for VideoMAE, MVD,
+    UMT, timm ViTs and this project's own checkpoints, ``model.teacher`` for EndoSSL."""
     from mmengine.config import Config
     import surgvista_mm  # noqa: F401  (registers the modules)
     model_cfg = Config.fromfile(config).model
     if kind in ('surgvista-pretrain', 'surgvista-finetune'):
         return _shapes(_build(model_cfg))
-    if kind in ('videomae', 'mvd', 'surgvista-mm'):
+    if kind == 'mmaction2-vit':
+        return _shapes(_build(model_cfg))
+    if kind in ('videomae', 'mvd', 'surgvista-mm', 'umt', 'timm-vit'):
         return _shapes(_build(model_cfg['backbone']), 'backbone.')
     if kind == 'endossl':
         if model_cfg.get('teacher') is None:

@@ -1,6 +1,7 @@
 """Registered datasets, samplers and transforms (imported for their registration)."""
 from .base_clip_dataset import BaseFrameClipDataset, causal_clip_indices, sample_rng
-from .cholect50_dataset import CholecT50TripletDataset, read_triplet_labels
+from .cholect50_dataset import (CholecT50TripletDataset, SurgicalTripletDataset,
+                                read_generic_triplet_csv, read_triplet_labels)
 from .manifest import VideoEntry, load_manifest, read_id_list, write_manifest
 from .phase_dataset import CHOLEC80_PHASES, SurgicalPhaseDataset, read_phase_file
 from .pretrain_dataset import SurgicalPretrainDataset
@@ -11,7 +12,7 @@ from .transforms import (PackSurgVistaInputs, SurgicalFrameLoader, TSNMultiScale
 __all__ = ['BaseFrameClipDataset', 'causal_clip_indices', 'sample_rng', 'VideoEntry',
            'load_manifest', 'read_id_list', 'write_manifest', 'SurgicalPretrainDataset',
            'SurgicalPhaseDataset', 'CHOLEC80_PHASES', 'read_phase_file', 'CholecT50TripletDataset',
-           'read_triplet_labels',
+           'read_triplet_labels', 'SurgicalTripletDataset', 'read_generic_triplet_csv',
            'SurgVistaEpochSampler', 'SurgicalFrameLoader', 'TSNMultiScaleCrop', 'TubeMasking',
            'PackSurgVistaInputs']
 from .cvs_dataset import EndoscapesCVSDataset, PackSurgVistaCVSInputs  # noqa: E402,F401

@@ -4,11 +4,63 @@ from __future__ import annotations
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
+from surgvista_mm.data_prep.benchmarks import find_test_videos, infer_benchmark, test_list_path
 from surgvista_mm.registry import DATASETS
 from .base_clip_dataset import BaseFrameClipDataset
-from .manifest import load_manifest, read_id_list, select_entries
+from .manifest import VideoEntry, load_manifest, read_id_list, select_entries
 
-_SOURCE_KEYS = {'manifest', 'data_root', 'include', 'exclude', 'min_frames', 'name'}
+_SOURCE_KEYS = {'manifest', 'data_root', 'include', 'exclude', 'min_frames', 'name', 'benchmark',
+                'allow_test_videos'}
+
+
+def _join(root: Optional[str], path: Optional[str]) -> Optional[str]:
+    if path is None or root is None or not isinstance(path, str) or osp.isabs(path):
+        return path
+    return osp.join(root, path)
+
+
+def select_source(src: dict, root: Optional[str] = None) -> List[VideoEntry]:
+    """The videos of one pre-training source (a ``sources`` entry of
+    ``SurgicalPretrainDataset``) after its include / exclude / min_frames selection.
+
+    Args:
+        src: the source dict.
+        root: the dataset's ``data_root`` (prefix of relative paths), or None.
+    """
+    manifest = _join(root, src['manifest'])
+    entries = load_manifest(manifest, data_root=_join(root, src.get('data_root')),
+                            source=src.get('name'))
+    include = read_id_list(_join(root, src.get('include')), f'include list of {manifest}')
+    exclude = read_id_list(_join(root, src.get('exclude')), f'exclude list of {manifest}')
+    return select_entries(entries, include, exclude, src.get('min_frames', 0), manifest)
+
+
+def check_source_leakage(src: dict, entries: Sequence[VideoEntry], manifest: str) -> None:
+    """Refuse a source holding a benchmark test video (by id, shipped lists of
+    ``surgvista_mm.data_prep.benchmarks``) unless ``allow_test_videos`` is set.
+
+    The benchmark is the source's ``benchmark`` key (None: no check), else inferred from its
+    ``name`` or manifest file name (``cholec80``, ``m2cai16_workflow`` ...).
+
+    Raises:
+        ValueError: naming the source, the videos and the benchmark.
+    """
+    if src.get('allow_test_videos', False):
+        return
+    name = src.get('name') or osp.splitext(osp.basename(manifest))[0]
+    benchmark = src.get('benchmark', 'auto')
+    if benchmark == 'auto':
+        benchmark = infer_benchmark(name)
+    if benchmark is None:
+        return
+    leaked = find_test_videos([e.video_id for e in entries], benchmark)
+    if leaked:
+        more = ' ...' if len(leaked) > 10 else ''
+        raise ValueError(
+            f'pre-training source {name!r} (manifest {manifest}) contains {len(leaked)} test '
+            f'video(s) of benchmark {benchmark!r}: {leaked[:10]}{more}'
+            f' (list {test_list_path(benchmark)}); select the training videos with include / '
+            f'exclude, or set allow_test_videos=True for this source to pre-train on them anyway')
 
 
 @DATASETS.register_module()
@@ -34,7 +86,12 @@ class SurgicalPretrainDataset(BaseFrameClipDataset):
             - ``exclude`` (list of ids | id-list file | None): drop these videos (e.g. benchmark
               test videos); an id both included and excluded is an error;
             - ``min_frames`` (int, default 0): drop videos with fewer 1-fps frames;
-            - ``name`` (str, optional): source name stored in each sample (``source``).
+            - ``name`` (str, optional): source name stored in each sample (``source``);
+            - ``benchmark`` (str | None, default ``'auto'``): the benchmark whose shipped test
+              ids this source must not contain (``'auto'``: inferred from ``name`` or the
+              manifest file name, e.g. ``cholec80``; None: no check);
+            - ``allow_test_videos`` (bool, default False): build even when the source holds
+              benchmark test videos (otherwise an error names source, videos and benchmark).
         clip_len: frames per clip.
         frame_interval: stride between clip frames, in 1-fps frames.
         pipeline: transforms.
@@ -66,9 +123,7 @@ class SurgicalPretrainDataset(BaseFrameClipDataset):
                          seed=seed, test_mode=test_mode, lazy_init=lazy_init)
 
     def _join(self, path: Optional[str]) -> Optional[str]:
-        if path is None or self.root is None or osp.isabs(path):
-            return path
-        return osp.join(self.root, path)
+        return _join(self.root, path)
 
     def load_data_list(self) -> List[dict]:
         """One dict per selected video (``VideoEntry.to_results()`` keys)."""
@@ -99,12 +154,6 @@ class SurgicalPretrainDataset(BaseFrameClipDataset):
         return videos
 
     def _select(self, src: dict, manifest: str) -> list:
-        entries = load_manifest(manifest, data_root=self._join(src.get('data_root')),
-                                source=src.get('name'))
-        include = read_id_list(self._join(src['include'])
-                               if isinstance(src.get('include'), str) else src.get('include'),
-                               f'include list of {manifest}')
-        exclude = read_id_list(self._join(src['exclude'])
-                               if isinstance(src.get('exclude'), str) else src.get('exclude'),
-                               f'exclude list of {manifest}')
-        return select_entries(entries, include, exclude, src.get('min_frames', 0), manifest)
+        entries = select_source(src, self.root)
+        check_source_leakage(src, entries, manifest)
+        return entries

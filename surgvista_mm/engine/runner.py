@@ -7,15 +7,11 @@ from typing import Callable, Optional, Union
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
-from mmengine.registry import Registry
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from surgvista_mm.compat import load_trusted_checkpoint
-
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='surgvista_mm',
-                   locations=['surgvista_mm.engine'])
+from surgvista_mm.registry import RUNNERS
 
 
 @RUNNERS.register_module()

@@ -1,4 +1,5 @@
 """Registered surgical action triplet recognition metric (CholecT50 and alike)."""
+import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -9,6 +10,22 @@ from surgvista_mm.registry import METRICS
 from ..functional.triplet import (CHOLECT50_NULL_CLASSES, COMPONENTS, load_triplet_map,
                                   triplet_metrics)
 from ._utils import deduplicate, format_table, get_field, to_key, to_numpy
+
+
+def _read_null_classes(path: str, num_triplets: int) -> List[int]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'null_classes file not found: {path}')
+    ids = []
+    with open(path, encoding='utf-8') as f:
+        for lineno, line in enumerate(f, start=1):
+            text = line.split('#', 1)[0].strip()
+            if not text:
+                continue
+            if not text.isdigit() or int(text) >= num_triplets:
+                raise ValueError(f'{path}:{lineno}: {text!r} is not a triplet id '
+                                 f'(0..{num_triplets - 1})')
+            ids.append(int(text))
+    return ids
 
 
 @METRICS.register_module()
@@ -26,7 +43,8 @@ class SurgicalTripletMetric(BaseMetric):
             with the package.
         null_classes: Null triplet ids dropped from IVT with ``ignore_null``. ``'default'``: the
             CholecT50 ones (94-99) with the default map; with another map they must be given
-            (a list, or ``None`` for none).
+            (a list, an id-list file path (one id per line, ``#`` comments), or ``None``).
+        num_classes: Expected number of triplets; the map must have that many (None: no check).
         ignore_null: Drop the null classes from AP_IVT (the benchmark's setting).
         components: Components to report.
         collect_device: ``'cpu'`` or ``'gpu'`` for gathering results across ranks.
@@ -40,16 +58,19 @@ class SurgicalTripletMetric(BaseMetric):
                  maps: Optional[str] = None,
                  null_classes: Union[Sequence[int], str, None] = 'default',
                  ignore_null: bool = True,
+                 num_classes: Optional[int] = None,
                  components: Sequence[str] = COMPONENTS,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         self.mapping = load_triplet_map(maps)
+        if num_classes is not None and len(self.mapping) != num_classes:
+            raise ValueError(f'the triplet map {maps or "(CholecT50)"} has {len(self.mapping)} '
+                             f'triplets, not num_classes={num_classes}')
+        if isinstance(null_classes, str) and null_classes != 'default':
+            null_classes = _read_null_classes(null_classes, len(self.mapping))
         if isinstance(null_classes, str):
-            if null_classes != 'default':
-                raise ValueError(f"null_classes must be 'default', a list or None, got "
-                                 f'{null_classes!r}')
             if maps is not None:
                 raise ValueError('give null_classes explicitly (a list, or None) with a custom '
                                  'triplet map')

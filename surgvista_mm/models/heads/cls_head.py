@@ -16,6 +16,11 @@ from surgvista_mm.registry import MODELS
 class SurgVistaClsHead(BaseModule):
     """Classification head for single-label (softmax CE) or multi-label (BCE) tasks.
 
+    Needs the tokens of a backbone with ``out_type='tokens'`` (``[B, N, D]``, the default of
+    :class:`~surgvista_mm.models.SurgVistaViT`): it pools and normalises them itself. The outputs
+    of ``out_type='pooled'`` / ``'featmap'`` are refused with a message naming the out_type
+    (use mmaction2's ``TimeSformerHead`` / ``I3DHead`` with those, see docs/reuse.md).
+
     Scores of several clips of one sample (``num_segs`` > 1) are averaged: logits in ``loss``,
     and per ``average_clips`` in ``predict``. No accuracy is computed here (no host sync).
 
@@ -56,10 +61,18 @@ class SurgVistaClsHead(BaseModule):
             self.head.weight.mul_(init_scale)
         nn.init.zeros_(self.head.bias)
 
+    #: the backbone ``out_type`` whose output this head reads
+    required_out_type = 'tokens'
+
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, N, D]`` tokens -> ``[B, D]`` mean-pooled, ``fc_norm``'ed features."""
         if x.dim() != 3:
-            raise ValueError(f'SurgVistaClsHead expects tokens [B, N, D], got {tuple(x.shape)}')
+            got = {2: " (the output of out_type='pooled')",
+                   5: " (the output of out_type='featmap')"}.get(x.dim(), '')
+            raise ValueError(f"SurgVistaClsHead needs the backbone's out_type='tokens' output "
+                             f'[B, N, D], got shape {tuple(x.shape)}{got}; set the backbone\'s '
+                             "out_type='tokens', or use an mmaction2 head for that out_type "
+                             '(docs/reuse.md)')
         return self.fc_norm(x.mean(dim=1))
 
     def forward(self, x: torch.Tensor, loss_aux: Optional[Dict] = None,

@@ -1,0 +1,4 @@
+# Ablation of paper Fig. 6: SurgVISTA without knowledge distillation (plain video MAE, as
+# surgvista_vitb_no_kd.py) pre-trained on data-scaling Setting B (surgvista_vitb_setting_b.py).
+_base_ = ['./surgvista_vitb_setting_b.py']
+model = dict(distill_decoder=None, distill_head=None, teacher=None)

@@ -1,0 +1,351 @@
+"""Extract 1-fps frames from video files (``tools/data/extract_frames.py``).
+
+Frame ``k`` of a video is its native frame ``native_index(k, native_fps / fps)`` — at the default
+``fps=1`` exactly ``round(k * native_fps)`` (rounded half up), the rule ``SurgicalFrameLoader``
+applies to video files, and it is decoded the same way (decord ``VideoReader.get_batch``), so a
+folder extracted without crop / resize holds the frames the loader would decode on the fly.
+
+Output, for ``out_dir``::
+
+    out_dir/<video_id>/000000.jpg, 000001.jpg, ...   (video_id = file stem)
+    out_dir/<video_id>/.summary.json                 (written last: the video is complete)
+    out_dir/<video_id>/.params.json                  (options of the run that started it)
+    out_dir/manifest.json                            (surgvista_mm.manifest/v1, every complete
+                                                      video of out_dir, with native fps)
+
+Every file is written atomically, so an interrupted run leaves only whole frames; the next run
+skips complete videos and continues partial ones from the first missing frame. A folder started
+or finished with other options is never overwritten without ``force``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from surgvista_mm.datasets.manifest import native_index, num_frames_at_1fps, write_manifest
+from surgvista_mm.utils.io import atomic_write_bytes, atomic_write_json
+
+VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.mov', '.m4v', '.mpg', '.mpeg', '.webm', '.wmv', '.flv',
+              '.ts', '.mts')
+SUMMARY = '.summary.json'
+PARAMS = '.params.json'
+#: Cholec80 black-margin rule: resize to height 300, grey > 15, median blur 19, bounding box.
+CROP_HEIGHT, CROP_THRESHOLD, CROP_BLUR = 300, 15, 19
+_CHUNK = 16
+
+
+class BadVideoError(RuntimeError):
+    """A video that cannot be read: missing, unreadable, empty or truncated."""
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What a frame folder is extracted with (recorded in ``.params.json``).
+
+    Attributes:
+        fps: output frame rate (frames per second of video; 1 for SurgVISTA).
+        short_side: resize so the shorter side has this many pixels (None: native size).
+        crop_margin: crop the black margin (one box per video, see ``margin_box``).
+        quality: JPEG quality (1-100); ignored for PNG.
+        image_ext: ``'jpg'`` or ``'png'`` (lossless).
+    """
+
+    fps: float = 1.0
+    short_side: Optional[int] = None
+    crop_margin: bool = False
+    quality: int = 95
+    image_ext: str = 'jpg'
+
+    def __post_init__(self) -> None:
+        if not self.fps > 0:
+            raise ValueError(f'fps must be positive, got {self.fps}')
+        if self.short_side is not None and self.short_side < 1:
+            raise ValueError(f'short_side must be positive, got {self.short_side}')
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f'quality must be in 1..100, got {self.quality}')
+        if self.image_ext not in ('jpg', 'png'):
+            raise ValueError(f"image_ext must be 'jpg' or 'png', got {self.image_ext!r}")
+
+    @property
+    def filename_tmpl(self) -> str:
+        return '{:06d}.' + self.image_ext
+
+
+@dataclass
+class ExtractReport:
+    """Outcome of ``extract_frames``: video ids per outcome and the manifest written."""
+
+    done: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    bad: Dict[str, str] = field(default_factory=dict)      # video path -> reason
+    refused: Dict[str, str] = field(default_factory=dict)  # video path -> reason
+    manifest: Optional[str] = None
+
+
+def collect_videos(inputs: Sequence[str]) -> List[str]:
+    """Video files named by ``inputs``: files, folders (searched recursively for ``VIDEO_EXTS``)
+    or ``@list.txt`` files (one path per line, ``#`` comments, relative to the list's folder).
+
+    Raises:
+        FileNotFoundError: an input that does not exist.
+        ValueError: two videos with the same id (file stem).
+    """
+    paths: List[str] = []
+    for item in inputs:
+        if item.startswith('@'):
+            lst = item[1:]
+            if not osp.isfile(lst):
+                raise FileNotFoundError(f'video list not found: {lst}')
+            with open(lst, encoding='utf-8') as f:
+                for line in f:
+                    line = line.split('#', 1)[0].strip()
+                    if line:
+                        paths.append(line if osp.isabs(line)
+                                     else osp.join(osp.dirname(osp.abspath(lst)), line))
+        elif osp.isdir(item):
+            for dirpath, dirnames, filenames in os.walk(item):
+                dirnames.sort()
+                paths += [osp.join(dirpath, n) for n in sorted(filenames)
+                          if osp.splitext(n)[1].lower() in VIDEO_EXTS]
+        else:
+            paths.append(item)  # a missing file is reported as a bad video
+    seen: Dict[str, str] = {}
+    for p in paths:
+        vid = video_id_of(p)
+        if vid in seen and osp.abspath(seen[vid]) != osp.abspath(p):
+            raise ValueError(f'two videos with the id {vid!r}: {seen[vid]} and {p} (ids are '
+                             'file stems; rename one)')
+        seen[vid] = p
+    return list(dict.fromkeys(seen.values()))
+
+
+def video_id_of(path: str) -> str:
+    """Video id of a file: its stem (``videos/video01.mp4`` -> ``video01``)."""
+    return osp.splitext(osp.basename(path))[0]
+
+
+def margin_box(frames: Iterable[np.ndarray], height: int = CROP_HEIGHT,
+               threshold: int = CROP_THRESHOLD, blur: int = CROP_BLUR) -> Tuple[int, int, int, int]:
+    """Bounding box ``(x0, y0, x1, y1)`` (pixels, exclusive end) of the non-black region.
+
+    Each frame (RGB uint8 ``[H, W, 3]``) is resized to ``height`` rows, turned grey, thresholded
+    at ``grey > threshold`` and median-blurred (``blur``, odd); the box is the union over frames of
+    the boxes of the remaining pixels, scaled back to the frame size. All-black frames: the full
+    frame.
+    """
+    box = None
+    shape = None
+    for img in frames:
+        h, w = img.shape[:2]
+        shape = (h, w)
+        scale = height / h
+        small = cv2.resize(img, (max(1, round(w * scale)), height), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        mask = cv2.medianBlur(((grey > threshold) * 255).astype(np.uint8), blur)
+        ys, xs = np.nonzero(mask)
+        if len(xs) == 0:
+            continue
+        b = (int(xs.min() / scale), int(ys.min() / scale),
+             min(w, int(np.ceil((xs.max() + 1) / scale))),
+             min(h, int(np.ceil((ys.max() + 1) / scale))))
+        box = b if box is None else (min(box[0], b[0]), min(box[1], b[1]), max(box[2], b[2]),
+                                     max(box[3], b[3]))
+    if shape is None:
+        raise ValueError('margin_box needs at least one frame')
+    return box if box is not None else (0, 0, shape[1], shape[0])
+
+
+def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    scale = short / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp)
+
+
+def _encode(img: np.ndarray, opts: ExtractOptions, where: str) -> bytes:
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, opts.quality] if opts.image_ext == 'jpg' else []
+    ok, buf = cv2.imencode('.' + opts.image_ext, bgr, params)
+    if not ok:
+        raise RuntimeError(f'cannot encode {where}')
+    return buf.tobytes()
+
+
+def _read_json(path: str) -> Optional[dict]:
+    if not osp.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def _declared_frames(path: str) -> Optional[int]:
+    """Frame count the container header declares (OpenCV), None when it gives none. A file cut
+    short keeps its header, so fewer readable frames than declared means truncation."""
+    cap = cv2.VideoCapture(path)
+    try:
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return int(n) if n and n > 0 else None
+
+
+def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions(),
+                  force: bool = False) -> Tuple[str, dict]:
+    """Extract the frames of one video into ``out_dir/<video_id>/``.
+
+    Returns:
+        ``(status, summary)``: status ``'done'`` or ``'skipped'`` (already complete with the same
+        options); the summary holds ``video_id``, ``video`` (source path), ``native_fps``,
+        ``native_frames``, ``num_frames``, ``crop_box`` and the options.
+
+    Raises:
+        BadVideoError: the video is missing, unreadable, empty or truncated.
+        FileExistsError: the folder was extracted (or started) with other options and ``force``
+            is not set.
+    """
+    import decord  # only this module's workers need it
+    vid = video_id_of(path)
+    vdir = osp.join(out_dir, vid)
+    params = asdict(opts)
+    summary = _read_json(osp.join(vdir, SUMMARY))
+    started = _read_json(osp.join(vdir, PARAMS))
+    if not force:
+        for what, rec in (('extracted', summary), ('started', started)):
+            if rec is not None and rec.get('params', rec) != params:
+                raise FileExistsError(f'{vdir} was {what} with other options '
+                                      f'({rec.get("params", rec)}, now {params}); pass --force '
+                                      'to extract it again')
+        if summary is not None:
+            return 'skipped', summary
+    elif osp.isdir(vdir):
+        shutil.rmtree(vdir)
+    if not osp.isfile(path):
+        raise BadVideoError(f'{path}: file not found')
+    try:
+        reader = decord.VideoReader(path, num_threads=1)
+        length = len(reader)
+        native_fps = float(reader.get_avg_fps())
+    except (decord.DECORDError, RuntimeError) as e:
+        raise BadVideoError(f'{path}: unreadable ({e})') from e
+    if length <= 0:
+        raise BadVideoError(f'{path}: no frames')
+    if not native_fps > 0:
+        raise BadVideoError(f'{path}: no frame rate')
+    declared = _declared_frames(path)
+    if declared is not None and length < declared - max(native_fps, 2):
+        raise BadVideoError(f'{path}: truncated, the container declares {declared} frames but '
+                            f'only {length} can be read')
+    step = native_fps / opts.fps
+    num = num_frames_at_1fps(length, step)
+    os.makedirs(vdir, exist_ok=True)
+    atomic_write_json(osp.join(vdir, PARAMS), params)
+
+    def decode(ks: Sequence[int]) -> np.ndarray:
+        natives = [native_index(k, step) for k in ks]
+        try:
+            return reader.get_batch(natives).asnumpy()
+        except (decord.DECORDError, RuntimeError) as e:
+            raise BadVideoError(f'{path}: truncated or corrupt, cannot decode native frames '
+                                f'{natives[0]}..{natives[-1]} of {length} ({e})') from e
+
+    box = None
+    if opts.crop_margin:
+        sample = np.unique(np.linspace(0, num - 1, min(num, 20)).round().astype(int))
+        box = margin_box(list(decode(sample.tolist())))
+    todo = [k for k in range(num)
+            if not osp.isfile(osp.join(vdir, opts.filename_tmpl.format(k)))]
+    shape = None
+    for start in range(0, len(todo), _CHUNK):
+        ks = todo[start:start + _CHUNK]
+        for k, img in zip(ks, decode(ks)):
+            if box is not None:
+                img = img[box[1]:box[3], box[0]:box[2]]
+            if opts.short_side:
+                img = _resize_short(img, opts.short_side)
+            shape = img.shape[:2]
+            name = osp.join(vdir, opts.filename_tmpl.format(k))
+            atomic_write_bytes(name, _encode(np.ascontiguousarray(img), opts, name))
+    if shape is None:  # every frame was already there (an interrupted run's last step)
+        first = cv2.imread(osp.join(vdir, opts.filename_tmpl.format(0)))
+        shape = None if first is None else first.shape[:2]
+    summary = dict(video_id=vid, video=osp.abspath(path), native_fps=native_fps,
+                   native_frames=length, num_frames=num, crop_box=box,
+                   frame_shape=None if shape is None else list(shape), params=params)
+    atomic_write_json(osp.join(vdir, SUMMARY), summary)
+    return 'done', summary
+
+
+def _worker(args: Tuple[str, str, ExtractOptions, bool]) -> Tuple[str, str, Optional[dict],
+                                                                   Optional[str]]:
+    path, out_dir, opts, force = args
+    try:
+        status, summary = extract_video(path, out_dir, opts, force)
+        return path, status, summary, None
+    except BadVideoError as e:
+        return path, 'bad', None, str(e)
+    except FileExistsError as e:
+        return path, 'refused', None, str(e)
+    except Exception as e:  # noqa: BLE001  (any other failure: this video is bad, go on)
+        return path, 'bad', None, f'{path}: {type(e).__name__}: {e}'
+
+
+def write_frames_manifest(out_dir: str, source: Optional[str] = None) -> str:
+    """(Re)write ``out_dir/manifest.json`` from every complete video folder of ``out_dir``."""
+    videos = []
+    for name in sorted(os.listdir(out_dir)):
+        summary = _read_json(osp.join(out_dir, name, SUMMARY))
+        if summary is None:
+            continue
+        tmpl = '{:06d}.' + summary['params']['image_ext']
+        videos.append(dict(video_id=summary['video_id'], frame_dir=name,
+                           num_frames=summary['num_frames'], fps=summary['native_fps'],
+                           filename_tmpl=tmpl))
+    path = osp.join(out_dir, 'manifest.json')
+    write_manifest(path, videos, source=source)
+    return path
+
+
+def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = ExtractOptions(),
+                   workers: int = 1, force: bool = False, source: Optional[str] = None,
+                   progress: bool = True) -> ExtractReport:
+    """Extract every video of ``inputs`` (see ``collect_videos``) into ``out_dir``.
+
+    Bad videos and refused folders are collected in the report (the others still run); the
+    manifest lists every complete video folder of ``out_dir``.
+    """
+    videos = collect_videos(inputs)
+    os.makedirs(out_dir, exist_ok=True)
+    report = ExtractReport()
+    jobs = [(p, out_dir, opts, force) for p in videos]
+    bar = tqdm(total=len(jobs), desc='videos', unit='video', disable=not progress)
+
+    def record(res: Tuple[str, str, Optional[dict], Optional[str]]) -> None:
+        path, status, summary, err = res
+        if status == 'bad':
+            report.bad[path] = err
+        elif status == 'refused':
+            report.refused[path] = err
+        else:
+            (report.done if status == 'done' else report.skipped).append(summary['video_id'])
+        bar.update(1)
+
+    if workers <= 1:
+        for job in jobs:
+            record(_worker(job))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for fut in as_completed([pool.submit(_worker, job) for job in jobs]):
+                record(fut.result())
+    bar.close()
+    report.manifest = write_frames_manifest(out_dir, source)
+    return report
