@@ -66,6 +66,16 @@ def test_region_decode_equals_full_decode(turbo, sampling):
         assert np.array_equal(out, ref[y:y + h, x:x + w]), (sampling, (x, y, w, h))
 
 
+def test_pickles_for_spawned_workers(turbo):
+    import pickle
+    data = _jpeg(_image(32, 48, 0))
+    clone = pickle.loads(pickle.dumps(turbo))
+    assert clone.lib_path == turbo.lib_path
+    assert np.array_equal(clone.decode(data, (3, 2, 20, 9)), turbo.decode(data, (3, 2, 20, 9)))
+    loader = TRANSFORMS.build(dict(type='SurgicalFrameCropLoader', input_size=16))
+    assert pickle.loads(pickle.dumps(loader)).turbo is not None
+
+
 def test_decode_errors(turbo):
     data = _jpeg(_image(32, 48, 0))
     with pytest.raises(ValueError, match='outside'):

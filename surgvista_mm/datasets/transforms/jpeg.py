@@ -123,6 +123,12 @@ class TurboJpeg:
         self._lib = lib
         self._local = threading.local()
 
+    def __getstate__(self) -> dict:  # data-loader workers started by 'spawn' re-open the library
+        return {'lib_path': self.lib_path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state['lib_path'])
+
     def _handle(self) -> int:
         handle = getattr(self._local, 'handle', None)
         if handle is None:
