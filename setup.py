@@ -48,6 +48,7 @@ setup(
         'scipy>=1.9',
         'tensorboard>=2.10',
         'tqdm>=4.60',
+        'turbojpeg>=0.0.2',  # bundles libturbojpeg 3: region decoding of the crop window
         'openpyxl>=3.1',  # the official Cholec80-CVS workbook (.xlsx)
         'imagehash>=4.3',  # perceptual hashes of the leakage guard
     ],
