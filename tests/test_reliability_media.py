@@ -133,3 +133,21 @@ def test_skip_counts_bad_samples_across_dataloader_workers(data):
     seen = [len(batch) for batch in loader]
     assert seen == [2, 2, 2]
     assert ds.bad_sample_count() == 4  # recorded by the workers, read by the main process
+
+
+def test_crop_loader_errors_are_media_errors_too(data):
+    """The fast pre-training loader (libjpeg-turbo region decode) names file, video and frame."""
+    from surgvista_mm.registry import TRANSFORMS
+    loader = TRANSFORMS.build(dict(type='SurgicalFrameCropLoader', input_size=32))
+    ds = _ds(data)
+    info = ds.get_data_info(5)
+    with open(_frame(data, 'video01', 4), 'wb') as f:
+        f.write(b'\xff\xd8\xff' + b'\x00' * 64)  # a JPEG signature, then garbage
+    with pytest.raises(MediaError, match=r"frame 4 of video 'video01' cannot be decoded: "
+                                         r".*video01/000004.jpg") as err:
+        loader(dict(info, rng=np.random.default_rng(0)))
+    assert err.value.frame == 4
+    import os
+    os.remove(_frame(data, 'video01', 3))
+    with pytest.raises(MediaError, match=r"frame 3 of video 'video01' not found"):
+        loader(dict(info, rng=np.random.default_rng(0)))

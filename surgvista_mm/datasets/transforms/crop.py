@@ -2,6 +2,7 @@
 and the crop-and-resize helpers that the fine-tuning crop (``augment.py``) shares."""
 from __future__ import annotations
 
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import mmcv
@@ -9,6 +10,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from surgvista_mm.registry import TRANSFORMS
+from ..media import MissingMediaError, UndecodableMediaError
 
 
 def output_size(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -234,9 +236,14 @@ class SurgicalFrameCropLoader(BaseTransform):
             try:
                 out.append(fileio.get(path, backend_args=self.loader.backend_args))
             except FileNotFoundError as e:
-                raise FileNotFoundError(f'frame {k} of video {results["video_id"]!r} not '
-                                        f'found: {path}') from e
+                raise MissingMediaError(f'frame {k} of video {results["video_id"]!r} not '
+                                        f'found: {path}', path, results['video_id'], k) from e
         return out
+
+    @staticmethod
+    def _frame_path(results: Dict, k: int) -> str:
+        tmpl = results.get('filename_tmpl') or '{:06d}.jpg'
+        return osp.join(results['frame_dir'], tmpl.format(k + int(results.get('offset') or 0)))
 
     def transform(self, results: Dict) -> Dict:
         """Load, crop and resize the frames ``results['frame_inds']``."""
@@ -274,8 +281,9 @@ class SurgicalFrameCropLoader(BaseTransform):
         try:
             hdr = self.turbo.header(datas[0])
         except ValueError as e:
-            raise ValueError(f'frame {int(inds[0])} of video {vid!r} cannot be decoded: '
-                             f'{e}') from e
+            path = self._frame_path(results, int(inds[0]))
+            raise UndecodableMediaError(f'frame {int(inds[0])} of video {vid!r} cannot be '
+                                        f'decoded: {path} ({e})', path, vid, int(inds[0])) from e
         img_h, img_w = hdr.height, hdr.width
         x, y, w, h = self._draw_box(results, img_h, img_w)
         out_w, out_h = self.crop.input_size
@@ -296,7 +304,9 @@ class SurgicalFrameCropLoader(BaseTransform):
                                      f'{img_w}x{img_h}')
                 crop = self.turbo.decode(data, dbox, m, reuse_buffer=True)
             except ValueError as e:
-                raise ValueError(f'frame {k} of video {vid!r} cannot be decoded: {e}') from e
+                path = self._frame_path(results, k)
+                raise UndecodableMediaError(f'frame {k} of video {vid!r} cannot be decoded: '
+                                            f'{path} ({e})', path, vid, k) from e
             if crop.shape[:2] != (out_h, out_w):
                 frames.append(mmcv.imresize(crop, (out_w, out_h),
                                             interpolation=self.crop.interpolation))
@@ -314,8 +324,10 @@ class SurgicalFrameCropLoader(BaseTransform):
         try:
             imgs = decode_jpeg_torch(datas, self.decode_device)
         except RuntimeError as e:
-            raise ValueError(f'video {results["video_id"]!r}: a frame of {inds.tolist()} cannot '
-                             f'be decoded: {e}') from e
+            raise UndecodableMediaError(f'video {results["video_id"]!r}: a frame of '
+                                        f'{inds.tolist()} cannot be decoded: '
+                                        f'{results["frame_dir"]} ({e})', results['frame_dir'],
+                                        results['video_id'], int(inds[0])) from e
         shapes = {tuple(i.shape[1:]) for i in imgs}
         if len(shapes) != 1:
             raise ValueError(f'video {results["video_id"]!r}: frames of different shapes '

@@ -142,7 +142,11 @@ class TurboJpeg:
 
     def _error(self, handle: int, what: str) -> ValueError:
         msg = self._lib.tj3GetErrorStr(handle)
-        return ValueError(f'{what}: {msg.decode(errors="replace") if msg else "unknown error"}')
+        text = msg.decode(errors='replace') if msg else 'unknown error'
+        # a handle that failed on corrupt data keeps failing: the next call gets a fresh one
+        self._lib.tj3Destroy(handle)
+        self._local.handle = None
+        return ValueError(f'{what}: {text}')
 
     def header(self, data: bytes) -> JpegHeader:
         """Read the header of ``data`` (JPEG bytes) without decoding the image.
