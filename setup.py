@@ -38,7 +38,7 @@ setup(
                                   'data_prep/benchmark_splits/*.txt']},
     include_package_data=True,
     install_requires=[
-        'torch>=2.6',  # weights_only=True by default (mmengine's load_from relies on it)
+        'torch>=2.6',  # safe_globals, and weights_only=True by default for mmengine's loaders
         'numpy>=1.23',
         'mmengine>=0.10.4,<0.11',
         'mmaction2==1.2.0',
@@ -49,6 +49,7 @@ setup(
         'scipy>=1.9',
         'tensorboard>=2.10',
         'tqdm>=4.60',
+        'turbojpeg>=0.0.2',  # bundles libturbojpeg 3: region decoding of the crop window
         'openpyxl>=3.1',  # the official Cholec80-CVS workbook (.xlsx)
         'imagehash>=4.3',  # perceptual hashes of the leakage guard
     ],

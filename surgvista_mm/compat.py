@@ -7,11 +7,11 @@ and only acts where the upstream defect is actually present.
    so ``import mmaction.models`` (and every build in the ``mmaction`` scope) raises
    ``ModuleNotFoundError``. :func:`ensure_mmaction_drn` registers a tiny placeholder module under
    that name, only when the real folder is missing.
-2. torch >= 2.6 loads with ``weights_only=True`` by default, but mmengine 0.10.7 checkpoints pickle
-   message-hub objects (``HistoryBuffer``, numpy scalars). :func:`load_trusted_checkpoint` is the
-   one place that loads such a file with ``weights_only=False``; it is only used for the run's *own*
-   checkpoints in its work_dir (resume). Weights from elsewhere go through
-   :func:`load_external_weights` (``weights_only=True``).
+2. mmengine 0.10.7 checkpoints pickle message-hub objects (``HistoryBuffer`` with bound methods,
+   numpy arrays and scalars) that ``weights_only=True`` refuses. ``SurgVistaRunner`` writes plain
+   containers instead and reads mmengine-format files with exactly those types allowed
+   (``surgvista_mm.engine.checkpoint_io``); nothing is ever loaded with ``weights_only=False``.
+   Weight files (published, converted, teachers) go through :func:`load_external_weights`.
 3. mmengine's ``init_dist`` always calls ``torch.cuda.set_device`` ("Found no NVIDIA driver" on
    CPU machines under torchrun). :func:`init_cpu_distributed` initialises a ``gloo`` group first,
    after which mmengine skips its own initialisation.
@@ -94,34 +94,26 @@ def load_external_weights(path: str, map_location: str | torch.device = 'cpu') -
             return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle errors carry unhelpful messages: name the file
         raise RuntimeError(
-            f'could not load {path!r} with weights_only=True ({type(exc).__name__}: {exc}). '
-            'Files from elsewhere may only hold tensors and plain values. A full training '
-            'checkpoint of your own run can be read with --trust-checkpoint (tools/test.py) or '
-            'converted with tools/convert_checkpoint.py --kind surgvista-mm '
-            '--trust-own-checkpoint.') from exc
+            f'could not load {path!r} with weights_only=True ({type(exc).__name__}: '
+            f'{str(exc).splitlines()[0] if str(exc) else ""}). Weight files may only hold '
+            'tensors and plain values; nothing else is unpickled (it could run code).') from exc
 
 
-def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
-    """Load one of the run's *own* mmengine checkpoints (resume) — see item 2 of the module doc.
-
-    mmengine 0.10.7 stores ``message_hub`` objects that ``weights_only=True`` refuses under
-    torch >= 2.6. Only call this on files this project wrote into its own work_dir.
-    """
-    return torch.load(path, map_location=map_location, weights_only=False)
-
-
-def init_cpu_distributed(backend: str = 'gloo') -> bool:
+def init_cpu_distributed(backend: str = 'gloo', timeout_s: Optional[float] = None) -> bool:
     """Initialise the default process group with gloo when launched by torchrun without CUDA.
 
     Returns True when this call initialised the group. Does nothing (False) when CUDA is
     available, when not launched by torchrun (no ``RANK``/``WORLD_SIZE``), or when a group exists.
+    ``timeout_s``: the process-group timeout (``env_cfg.dist_cfg.timeout``; None: torch's).
     """
     import torch.distributed as dist
     if torch.cuda.is_available() or 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         return False
     if dist.is_available() and dist.is_initialized():
         return False
-    dist.init_process_group(backend=backend)
+    import datetime
+    kwargs = {} if timeout_s is None else {'timeout': datetime.timedelta(seconds=timeout_s)}
+    dist.init_process_group(backend=backend, **kwargs)
     return True
 
 
@@ -166,7 +158,8 @@ def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
             'torch build that matches the driver (make install TORCH_SPEC=...), or set '
             'SURGVISTA_ALLOW_CPU=1 to run on the CPU anyway.')
     notes = [adapt_optim_wrapper_for_cpu(cfg)]
-    if launcher != 'none' and init_cpu_distributed():
+    timeout_s = ((cfg.get('env_cfg') or {}).get('dist_cfg') or {}).get('timeout')
+    if launcher != 'none' and init_cpu_distributed(timeout_s=timeout_s):
         wrapper = cfg.get('model_wrapper_cfg') or {}
         if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
             cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(

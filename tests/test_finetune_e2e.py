@@ -89,7 +89,7 @@ def test_tools_test_py_scores_a_checkpoint(demo_root, tmp_path):
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg_path,
            osp.join(work, 'epoch_1.pth'), '--work-dir', str(tmp_path / 'test')]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
-    # the run's own checkpoint loads with weights_only=True (allow-listed plain data only)
+    # the run's own checkpoint loads with weights_only=True: no trust flag exists or is needed
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from surgvista_mm.compat import load_trusted_checkpoint
+from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
 from surgvista_mm.engine import NonFiniteLossError, SurgVistaRunner
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -60,8 +60,8 @@ def test_resume_matches_uninterrupted_run(tmp_path, demo_root):
     _run(first, str(tmp_path / 'b'), 'b1')
     assert not osp.exists(tmp_path / 'b' / 'epoch_2.pth')
     _run(full, str(tmp_path / 'b'), 'b2')  # resume=True in the config: picks up epoch_1.pth
-    a = load_trusted_checkpoint(str(tmp_path / 'a' / 'epoch_2.pth'))
-    b = load_trusted_checkpoint(str(tmp_path / 'b' / 'epoch_2.pth'))
+    a = load_checkpoint_file(str(tmp_path / 'a' / 'epoch_2.pth'))
+    b = load_checkpoint_file(str(tmp_path / 'b' / 'epoch_2.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] > 0
     _assert_same_state(a['state_dict'], b['state_dict'])
     assert not any(k.startswith('teacher') for k in a['state_dict'])  # frozen teacher not saved
@@ -107,7 +107,7 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook'), dict(type='_TestRankWei
     r0 = torch.load(work / 'rank0_final.pth', weights_only=True)
     r1 = torch.load(work / 'rank1_final.pth', weights_only=True)
     _assert_same_state(r0, r1)
-    ckpt = load_trusted_checkpoint(str(work / 'epoch_1.pth'))
+    ckpt = load_checkpoint_file(str(work / 'epoch_1.pth'))
     _assert_same_state(ckpt['state_dict'], r0)
     # each rank saw half of the samples: 2 iterations of 8 per rank instead of 4 for 1 process
     assert ckpt['meta']['iter'] == 2
@@ -143,7 +143,7 @@ def test_train_py_bf16_amp_config_on_cpu(tmp_path, demo_root):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert 'SurgVistaAutocastOptimWrapper' in log
-    ckpt = load_trusted_checkpoint(str(work / 'epoch_1.pth'))
+    ckpt = load_checkpoint_file(str(work / 'epoch_1.pth'))
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values())
 
 

@@ -12,7 +12,10 @@ decord (1-fps frame k = native frame round(k * fps)). Video ids are folder names
 Example::
 
     python tools/build_manifest.py data/cholec80 --out data/cholec80/manifest.json \\
-        --frames-glob '*.jpg' --exclude-list splits/cholec80_test.txt
+        --frames-glob '*.jpg' --exclude-list splits/cholec80_test.txt --verify
+
+``--verify`` then decodes every 1-fps frame once (``tools/data/check_media.py``) and exits with
+status 1, listing them, when frames or videos are unreadable or mis-sized.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from surgvista_mm.datasets.manifest import (num_frames_at_1fps, read_id_list,  # noqa: E402
                                             write_manifest)
+from surgvista_mm.datasets.media_check import check_manifests  # noqa: E402
 
 _NAME = re.compile(r'^(.*?)(\d+)(\D*)$')
 
@@ -126,6 +130,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--source', help='source name stored in the manifest')
     p.add_argument('--allow-gaps', action='store_true',
                    help='keep the frames before the first missing one instead of failing')
+    p.add_argument('--verify', action='store_true',
+                   help='decode every 1-fps frame once and report unreadable / mis-sized media '
+                        '(exit status 1 when any)')
+    p.add_argument('--workers', type=int, default=8, help='decoding threads for --verify')
     args = p.parse_args(argv)
     if not osp.isdir(args.root):
         p.error(f'not a folder: {args.root}')
@@ -166,6 +174,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'{args.out}: {len(videos)} videos ({sum(v["num_frames"] for v in videos)} 1-fps '
           f'frames); excluded {len(frame_videos) + len(video_files) - len(videos) - len(short)}, '
           f'too short {len(short)}')
+    if args.verify:
+        report = check_manifests([args.out], workers=args.workers)
+        print(report.summary())
+        return 0 if report.ok else 1
     return 0
 
 

@@ -12,12 +12,12 @@ Example::
         --kind timm-vit
     # backbone of this project's own pre-training run, for fine-tuning
     python tools/convert_checkpoint.py work_dirs/demo/epoch_4.pth work/demo_backbone.pth \
-        --kind surgvista-mm --trust-own-checkpoint --config configs/pretrain/surgvista_demo.py
+        --kind surgvista-mm --config configs/pretrain/surgvista_demo.py
 
-Shapes are checked against the published architecture of the kind, or against the model of
-``--config`` for other sizes. The output (``{'state_dict', 'meta'}``) loads with
-``weights_only=True``; an existing output is only replaced with ``--force``. The summary counts
-dropped keys by prefix; ``--verbose`` lists each.
+Every source is loaded with ``weights_only=True``. Shapes are checked against the published
+architecture of the kind, or against the model of ``--config`` for other sizes. The output
+(``{'state_dict', 'meta'}``) loads with ``weights_only=True``; an existing output is only replaced
+with ``--force``. The summary counts dropped keys by prefix; ``--verbose`` lists each.
 """
 from __future__ import annotations
 
@@ -39,9 +39,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mmengine config whose model gives the target shapes '
                              '(default: the published architecture of the kind)')
     parser.add_argument('--force', action='store_true', help='overwrite an existing output')
-    parser.add_argument('--trust-own-checkpoint', action='store_true',
-                        help='kind surgvista-mm only: SRC is a checkpoint written by your own '
-                             'training run (it pickles mmengine objects)')
     parser.add_argument('--verbose', action='store_true',
                         help='list every dropped key (default: counts by prefix)')
     return parser.parse_args(argv)
@@ -55,8 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         target = default_target
     try:
-        report = convert_file(args.src, args.dst, args.kind, target=target, force=args.force,
-                              trusted=args.trust_own_checkpoint)
+        report = convert_file(args.src, args.dst, args.kind, target=target, force=args.force)
     except (KeyError, ValueError, TypeError, FileExistsError, FileNotFoundError,
             RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

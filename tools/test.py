@@ -12,10 +12,10 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
-from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted  # noqa: E402
-from surgvista_mm.compat import load_trusted_checkpoint  # noqa: E402
+from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
 from surgvista_mm.evaluation.writers import check_out_dir  # noqa: E402
 from surgvista_mm.inference.model import check_checkpoint_fits, wrap_evaluator  # noqa: E402
+from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -23,12 +23,8 @@ from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config')
-    parser.add_argument('checkpoint', help='weights: a converted/plain state-dict file (loaded '
-                        'with weights_only=True) or, with --trust-checkpoint, a full training '
-                        'checkpoint written by your own run')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='the checkpoint is your own training checkpoint (it pickles '
-                        'mmengine objects that weights_only=True refuses)')
+    parser.add_argument('checkpoint', help='a training checkpoint (epoch_*.pth, best_*.pth) or '
+                        'a converted/plain state-dict file; loaded with weights_only=True')
     parser.add_argument('--out-dir', help='also write predictions (per-video phase files, '
                         'scores.npz / predictions.npz), metrics.json and plots here')
     parser.add_argument('--force', action='store_true',
@@ -39,17 +35,22 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_runner_config(args)
-    cfg.load_from, cfg.resume = None, False
-    if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
-        raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set to test')
-    if args.out_dir:  # refused before anything is built when it already holds results
-        check_out_dir(args.out_dir, args.force)
-        cfg.test_evaluator = wrap_evaluator(cfg.test_evaluator, args.out_dir, args.force,
-                                            args.config)
-    loader = load_trusted_checkpoint if args.trust_checkpoint else load_checkpoint_allowlisted
-    checkpoint = loader(args.checkpoint, map_location='cpu')
-    runner, _ = build_runner(cfg, args.config, args.launcher)
+    try:  # a bad key or value stops here, before the runner logs the config
+        cfg = load_runner_config(args)
+        cfg.load_from, cfg.resume = None, False
+        if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
+            raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set '
+                             'to test')
+        if args.out_dir:  # refused before anything is built when it already holds results
+            check_out_dir(args.out_dir, args.force)
+            cfg.test_evaluator = wrap_evaluator(cfg.test_evaluator, args.out_dir, args.force,
+                                                args.config)
+        checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
+        runner, _ = build_runner(cfg, args.config, args.launcher)
+    except ConfigError as exc:
+        raise SystemExit(f'error: {exc}') from None
+    except FileExistsError as exc:
+        raise SystemExit(f'error: {exc}') from None
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     check_checkpoint_fits(model, checkpoint, args.checkpoint, args.config)
     _load_checkpoint_to_model(model, checkpoint, strict=True)

@@ -11,6 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
+from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -19,8 +20,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config file')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from the latest checkpoint in work_dir, or from the given '
-                        'file (the config default `resume=True` already auto-resumes)')
+                        help='resume from the latest complete checkpoint in work_dir, or from '
+                        'the given epoch_*/iter_*.pth (the config default `resume=True` already '
+                        'auto-resumes; a file without optimizer state, e.g. best_*.pth, is '
+                        'refused unless --cfg-options allow_partial_resume=True)')
     parser.add_argument('--no-resume', action='store_true', help='start from scratch even if '
                         'work_dir holds checkpoints')
     parser.add_argument('--seed', type=int, default=None,
@@ -49,8 +52,11 @@ def configure(args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = configure(args)
-    runner, _ = build_runner(cfg, args.config, args.launcher)
+    try:  # a bad key or value stops here, before the runner logs the config
+        cfg = configure(args)
+        runner, _ = build_runner(cfg, args.config, args.launcher)
+    except ConfigError as exc:
+        raise SystemExit(f'error: {exc}') from None
     check_total_batch(cfg, runner)
     runner.train()
 

@@ -7,7 +7,7 @@
 #       checkpoints/surgvista_vitb_pretrain.pth --kind surgvista-pretrain
 #   tools/dist_train.sh configs/finetune/surgvista_vitb_cholec80_phase.py 2
 #   tools/dist_test.sh configs/finetune/surgvista_vitb_cholec80_phase.py \
-#       work_dirs/surgvista_vitb_cholec80_phase/best_phase_unrelaxed_jaccard_epoch_N.pth 2 --trust-checkpoint
+#       work_dirs/surgvista_vitb_cholec80_phase/best_phase_unrelaxed_jaccard_epoch_N.pth 2
 _base_ = [
     '../_base_/models/surgvista_vitb_finetune.py',
     '../_base_/datasets/finetune_cholec80_phase.py',

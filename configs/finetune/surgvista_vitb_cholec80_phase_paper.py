@@ -5,7 +5,7 @@
 # on the test set; this config never does (no save_best, no val loop).
 #   tools/dist_train.sh configs/finetune/surgvista_vitb_cholec80_phase_paper.py 2
 #   tools/dist_test.sh configs/finetune/surgvista_vitb_cholec80_phase_paper.py \
-#       work_dirs/surgvista_vitb_cholec80_phase_paper/epoch_50.pth 2 --trust-checkpoint
+#       work_dirs/surgvista_vitb_cholec80_phase_paper/epoch_50.pth 2
 _base_ = ['./surgvista_vitb_cholec80_phase.py']
 
 paper_train_videos = [f'video{i:02d}' for i in range(1, 41)]

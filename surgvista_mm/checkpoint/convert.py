@@ -13,9 +13,8 @@ Kinds and target layouts:
   timm ViT image models (supervised ImageNet, DINO, MAE) -> ``backbone.*``, reshaping tensors
   where the layouts differ (see :mod:`surgvista_mm.checkpoint.natural`).
 * ``surgvista-mm``: a checkpoint written by *this project's own* pre-training run (mmengine
-  format) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. Such files
-  pickle mmengine objects, so they are read with the trusted loader and only when the caller
-  says the file is their own (``trusted=True`` / ``--trust-own-checkpoint``).
+  layout) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. It is read with
+  ``weights_only=True`` like every other source (``surgvista_mm.engine.checkpoint_io``).
 
 Fixed position tables stored in a source are dropped (the model recomputes them).
 """
@@ -217,25 +216,18 @@ def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,
 
 def convert_file(src: str, dst: str, kind: str,
                  target: Union[None, Mapping[str, torch.Size], Callable] = None,
-                 force: bool = False, trusted: bool = False) -> ConversionReport:
-    """Load ``src`` (weights_only), convert, check against ``target`` and write ``dst``.
+                 force: bool = False) -> ConversionReport:
+    """Load ``src`` (``weights_only=True``), convert, check against ``target`` and write ``dst``.
 
     ``target`` is a shape mapping, or a callable ``(kind, source_state) -> shapes`` (e.g.
-    :func:`surgvista_mm.checkpoint.default_target`), or None (no check). ``trusted`` is required
-    for (and only used by) kind ``surgvista-mm``: the file is the caller's own training
-    checkpoint, which cannot be read with ``weights_only=True``.
+    :func:`surgvista_mm.checkpoint.default_target`), or None (no check).
     """
-    from surgvista_mm.compat import load_external_weights, load_trusted_checkpoint
+    from surgvista_mm.compat import load_external_weights
     if os.path.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
     if kind == 'surgvista-mm':
-        if not trusted:
-            raise ValueError(f'{src}: kind surgvista-mm reads a training checkpoint of your own '
-                             'run, which pickles mmengine objects; confirm it is yours with '
-                             'trusted=True (--trust-own-checkpoint)')
-        if not os.path.isfile(src):
-            raise FileNotFoundError(f'checkpoint not found: {src!r}')
-        raw = load_trusted_checkpoint(src)
+        from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
+        raw = load_checkpoint_file(src)
     else:
         raw = load_external_weights(src)
     state = unwrap_state_dict(raw, src)

@@ -18,3 +18,6 @@ __all__ = ['BaseFrameClipDataset', 'causal_clip_indices', 'sample_rng', 'VideoEn
 from .cvs_dataset import EndoscapesCVSDataset, PackSurgVistaCVSInputs  # noqa: E402,F401
 from .cholec80_cvs_dataset import Cholec80CVSDataset  # noqa: E402,F401
 from .action_dataset import SurgicalActions160Dataset, surgical_actions160_split  # noqa: E402,F401,E501
+from .base_clip_dataset import BadSampleBudgetError  # noqa: E402,F401
+from .media import MediaError  # noqa: E402,F401
+from .media_check import check_manifests, check_media  # noqa: E402,F401

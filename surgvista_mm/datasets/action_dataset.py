@@ -95,20 +95,23 @@ class SurgicalActions160Dataset(BaseFrameClipDataset):
         split: ``'train'``, ``'val'`` or ``'test'`` of ``surgical_actions160_split``, or ``'all'``.
         split_seed, train_per_class, val_per_class: see ``surgical_actions160_split``.
         clip_len: frames per clip (16).
-        pipeline, seed, test_mode, lazy_init: see ``BaseFrameClipDataset``.
+        pipeline, seed, test_mode, lazy_init, on_bad_sample, max_bad_samples: see
+            ``BaseFrameClipDataset``.
     """
 
     def __init__(self, data_root: str, split: str = 'train', split_seed: int = 0,
                  train_per_class: int = 7, val_per_class: int = 0, clip_len: int = 16,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if split not in ('train', 'val', 'test', 'all'):
             raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
         self.root, self.split = data_root, split
         self.split_args = dict(seed=split_seed, train_per_class=train_per_class,
                                val_per_class=val_per_class)
         super().__init__(clip_len=clip_len, frame_interval=1, pipeline=pipeline, seed=seed,
-                         test_mode=test_mode, lazy_init=lazy_init)
+                         test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['classes'] = SURGICAL_ACTIONS160_CLASSES
 
     def load_data_list(self) -> List[dict]:

@@ -13,15 +13,34 @@ data-loader workers; the sampled item does).
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import numbers
-from typing import Callable, List, Sequence, Tuple, Union
+import os
+import shutil
+import tempfile
+import weakref
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from surgvista_mm.registry import TRANSFORMS
+from .media import MediaError
 
 IndexItem = Union[int, Tuple[int, int]]
+ON_BAD_SAMPLE = ('error', 'skip')
+_REPLACEMENT_TRIES = 16
+
+
+class BadSampleBudgetError(RuntimeError):
+    """More samples failed to load than ``max_bad_samples`` allows (``on_bad_sample='skip'``)."""
+
+
+def _remove_tree_in(owner_pid: int, path: str) -> None:
+    if os.getpid() == owner_pid:  # not from a forked data-loader worker
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def causal_clip_indices(t: int, clip_len: int, frame_interval: int) -> np.ndarray:
@@ -61,17 +80,43 @@ class BaseFrameClipDataset(BaseDataset):
         seed: base seed of the per-sample generators.
         test_mode: passed to ``BaseDataset``.
         lazy_init: defer reading the annotations until first use.
+        on_bad_sample: what a sample whose media fail to load
+            (:class:`~surgvista_mm.datasets.media.MediaError`) does: ``'error'`` (default) stops
+            with the error, naming file, video and frame; ``'skip'`` (training only) replaces it
+            by another sample drawn from a generator seeded by ``(seed, epoch, index)``, so a
+            resumed run sees the same replacement; each bad sample is counted and each bad file
+            logged once (WARNING).
+        max_bad_samples: with ``'skip'``, the run stops (:class:`BadSampleBudgetError`) when
+            more distinct samples than this turned out bad (counted over all data-loader
+            workers of this process).
     """
 
     def __init__(self, clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if not (isinstance(clip_len, int) and clip_len >= 1):
             raise ValueError(f'clip_len must be a positive int, got {clip_len!r}')
         if not (isinstance(frame_interval, int) and frame_interval >= 1):
             raise ValueError(f'frame_interval must be a positive int, got {frame_interval!r}')
         if not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+        if on_bad_sample not in ON_BAD_SAMPLE:
+            raise ValueError(f"on_bad_sample must be one of {ON_BAD_SAMPLE}, got "
+                             f"{on_bad_sample!r}")
+        if on_bad_sample == 'skip' and test_mode:
+            raise ValueError("on_bad_sample='skip' is for training: evaluation must see every "
+                             "frame (fix or exclude the bad media; tools/data/check_media.py)")
+        if not isinstance(max_bad_samples, numbers.Integral) or max_bad_samples < 0:
+            raise ValueError(f'max_bad_samples must be a non-negative int, got '
+                             f'{max_bad_samples!r}')
+        self.on_bad_sample = on_bad_sample
+        self.max_bad_samples = int(max_bad_samples)
+        # bad samples are recorded as files, so that every data-loader worker sees them
+        self._bad_dir: Optional[str] = None
+        if on_bad_sample == 'skip':
+            self._bad_dir = tempfile.mkdtemp(prefix='surgvista_bad_samples_')
+            weakref.finalize(self, _remove_tree_in, os.getpid(), self._bad_dir)
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.seed = int(seed)
@@ -180,6 +225,14 @@ class BaseFrameClipDataset(BaseDataset):
         idx, epoch = self._parse_item(item, self.epoch)
         if idx < 0:
             idx += len(self)
+        try:
+            return self._load_sample(idx, epoch)
+        except MediaError as exc:
+            if self.on_bad_sample == 'error':
+                raise
+            return self._replace_bad_sample(idx, epoch, exc)
+
+    def _load_sample(self, idx: int, epoch: int) -> dict:
         results = self.get_data_info(idx)
         results['epoch'] = epoch
         results['rng'] = sample_rng(self.seed, epoch, idx)
@@ -189,6 +242,59 @@ class BaseFrameClipDataset(BaseDataset):
                                f'{idx} (video {results.get("video_id")!r}, frame '
                                f'{results.get("frame_index")})')
         return data
+
+    # ---------------------------------------------------------------- bad samples
+    def _replace_bad_sample(self, idx: int, epoch: int, exc: MediaError) -> dict:
+        """Sample ``idx`` failed to load: record it and return a seeded other sample."""
+        self._record_bad_sample(idx, exc)
+        n = len(self)
+        rng = np.random.default_rng([self.seed, int(epoch), int(idx), 0xBAD])
+        for _ in range(_REPLACEMENT_TRIES):
+            other = int(rng.integers(n))
+            if other == idx:
+                continue
+            try:
+                return self._load_sample(other, epoch)
+            except MediaError as again:
+                self._record_bad_sample(other, again)
+        raise BadSampleBudgetError(f'{type(self).__name__}: sample {idx} ({exc}) and '
+                                   f'{_REPLACEMENT_TRIES} replacement candidates failed to load')
+
+    def _record_bad_sample(self, idx: int, exc: MediaError) -> None:
+        """Count sample ``idx`` once, log its file once; raise when over the budget."""
+        assert self._bad_dir is not None
+        os.makedirs(self._bad_dir, exist_ok=True)
+        for name in (f'sample_{idx}',
+                     'file_' + hashlib.sha1(exc.path.encode()).hexdigest()[:20]):
+            try:
+                fd = os.open(os.path.join(self._bad_dir, name), os.O_CREAT | os.O_EXCL |
+                             os.O_WRONLY)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, 'w') as f:
+                f.write(f'{exc.path}\t{exc.video_id}\t{exc.frame}\n')
+            if name.startswith('file_'):
+                print_log(f'{type(self).__name__}: skipping samples that need {exc.path} '
+                          f'(video {exc.video_id!r}, frame {exc.frame}): {exc} '
+                          "(on_bad_sample='skip'; they are replaced by other samples)",
+                          logger='current', level=logging.WARNING)
+        bad = sorted(n for n in os.listdir(self._bad_dir) if n.startswith('sample_'))
+        if len(bad) > self.max_bad_samples:
+            files = []
+            for name in sorted(n for n in os.listdir(self._bad_dir) if n.startswith('file_')):
+                with open(os.path.join(self._bad_dir, name)) as f:
+                    files.append(f.read().split('\t')[0])
+            raise BadSampleBudgetError(
+                f'{type(self).__name__}: {len(bad)} samples failed to load, more than '
+                f'max_bad_samples={self.max_bad_samples}; bad files ({len(files)}): '
+                f'{files[:20]}{" ..." if len(files) > 20 else ""}. Check the media with '
+                'tools/data/check_media.py')
+
+    def bad_sample_count(self) -> int:
+        """Distinct samples that failed to load so far (``on_bad_sample='skip'``)."""
+        if self._bad_dir is None or not os.path.isdir(self._bad_dir):
+            return 0
+        return sum(n.startswith('sample_') for n in os.listdir(self._bad_dir))
 
     def video_ids(self) -> List[str]:
         """Ids of the videos, in sample order."""

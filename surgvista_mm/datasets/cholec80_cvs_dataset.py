@@ -93,14 +93,16 @@ class Cholec80CVSDataset(BaseFrameClipDataset):
         video_id_tmpl: manifest id of video number n.
         data_root: prefix of relative ``ann_file`` / ``manifest``.
         clip_len: frames per clip (16).
-        pipeline, seed, test_mode, lazy_init: see ``BaseFrameClipDataset``.
+        pipeline, seed, test_mode, lazy_init, on_bad_sample, max_bad_samples: see
+            ``BaseFrameClipDataset``.
     """
 
     def __init__(self, ann_file: str, manifest: str, split: Optional[str] = None,
                  videos: Optional[Sequence[int]] = None, video_id_tmpl: str = 'video{:02d}',
                  data_root: Optional[str] = None, clip_len: int = 16,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if (split is None) == (videos is None):
             raise ValueError('give exactly one of split and videos')
         if split is not None and split not in CHOLEC80_CVS_SPLIT:
@@ -110,7 +112,8 @@ class Cholec80CVSDataset(BaseFrameClipDataset):
         self.videos = [int(v) for v in (CHOLEC80_CVS_SPLIT[split] if split else videos)]
         self.video_id_tmpl = video_id_tmpl
         super().__init__(clip_len=clip_len, frame_interval=1, pipeline=pipeline, seed=seed,
-                         test_mode=test_mode, lazy_init=lazy_init)
+                         test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['num_classes'] = 6
 
     def load_data_list(self) -> List[dict]:

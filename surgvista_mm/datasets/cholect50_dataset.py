@@ -154,8 +154,8 @@ class CholecT50TripletDataset(_TripletMixin, BaseFrameClipDataset):
         splits: ``{split: video numbers}`` (default: ``cholect50-challenge``, val 5, 18, 36, 65,
             74, test 92, 96, 103, 110, 111).
         all_videos: the videos of the release (for the implicit ``'train'`` split).
-        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
-            ``BaseFrameClipDataset``.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init, on_bad_sample,
+            max_bad_samples: see ``BaseFrameClipDataset``.
     """
 
     def __init__(self, data_root: str, split: Optional[str] = None,
@@ -164,7 +164,8 @@ class CholecT50TripletDataset(_TripletMixin, BaseFrameClipDataset):
                  splits: Optional[Mapping[str, Sequence[int]]] = None,
                  all_videos: Sequence[int] = ALL_VIDEOS, clip_len: int = 16,
                  frame_interval: int = 4, pipeline: Sequence[Union[dict, Callable]] = (),
-                 seed: int = 0, test_mode: bool = False, lazy_init: bool = False) -> None:
+                 seed: int = 0, test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if (split is None) == (videos is None):
             raise ValueError('give exactly one of split and videos')
         splits = CHALLENGE_SPLIT if splits is None else dict(splits)
@@ -175,7 +176,8 @@ class CholecT50TripletDataset(_TripletMixin, BaseFrameClipDataset):
         self.filename_tmpl = filename_tmpl
         self.num_classes = int(num_classes)
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['num_classes'] = self.num_classes
 
     def load_data_list(self) -> List[dict]:
@@ -212,8 +214,8 @@ class SurgicalTripletDataset(_TripletMixin, BaseFrameClipDataset):
             the videos that may only be used for training (e.g. Prostate21's PSI-AVA videos) as
             ``exclude`` of the val / test datasets to make that a checked rule.
         data_root: prefix of relative ``manifest``, ``label_dir`` and id-list paths.
-        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
-            ``BaseFrameClipDataset``.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init, on_bad_sample,
+            max_bad_samples: see ``BaseFrameClipDataset``.
     """
 
     def __init__(self, manifest: str, label_dir: str, num_classes: int,
@@ -222,7 +224,8 @@ class SurgicalTripletDataset(_TripletMixin, BaseFrameClipDataset):
                  exclude: Union[None, str, Sequence[str]] = None,
                  data_root: Optional[str] = None, clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if label_format not in TRIPLET_LABEL_FORMATS:
             raise ValueError(f'{type(self).__name__}: label_format must be one of '
                              f'{TRIPLET_LABEL_FORMATS}, got {label_format!r}')
@@ -239,7 +242,8 @@ class SurgicalTripletDataset(_TripletMixin, BaseFrameClipDataset):
         self.include = read_id_list(join(include), f'include list of {manifest}')
         self.exclude = read_id_list(join(exclude), f'exclude list of {manifest}')
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['num_classes'] = self.num_classes
 
     def load_data_list(self) -> List[dict]:

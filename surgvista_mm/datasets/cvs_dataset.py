@@ -143,13 +143,15 @@ class EndoscapesCVSDataset(BaseFrameClipDataset):
         ann_source: ``'coco'`` or ``'csv'``.
         native_fps: frame numbers per second of the file names (25).
         clip_len: frames per clip (8). frame_interval: seconds between them (4).
-        pipeline, seed, test_mode, lazy_init: see ``BaseFrameClipDataset``.
+        pipeline, seed, test_mode, lazy_init, on_bad_sample, max_bad_samples: see
+            ``BaseFrameClipDataset``.
     """
 
     def __init__(self, data_root: str, split: str, task: str = 'multilabel',
                  ann_source: str = 'coco', native_fps: int = 25, clip_len: int = 8,
                  frame_interval: int = 4, pipeline: Sequence[Union[dict, Callable]] = (),
-                 seed: int = 0, test_mode: bool = False, lazy_init: bool = False) -> None:
+                 seed: int = 0, test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if split not in ('train', 'val', 'test'):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         if task not in ('multilabel', 'single_label4'):
@@ -159,7 +161,8 @@ class EndoscapesCVSDataset(BaseFrameClipDataset):
         self.root, self.split, self.task = data_root, split, task
         self.ann_source, self.native_fps = ann_source, int(native_fps)
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['num_classes'] = 3 if task == 'multilabel' else 4
         self._metainfo['criteria'] = ENDOSCAPES_CRITERIA
 

@@ -1,6 +1,7 @@
 """Online (causal) surgical phase recognition dataset (spec §7, dataset-formats.md §1-5)."""
 from __future__ import annotations
 
+import logging
 import os.path as osp
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -20,8 +21,14 @@ CHOLEC80_PHASES = ('Preparation', 'CalotTriangleDissection', 'ClippingCutting',
 _SPLIT = re.compile(r'\t|,|;|\s+')
 
 
+def _is_header(line: str) -> bool:
+    """A header line: its first field is not a frame number (``Frame\tPhase``)."""
+    parts = _SPLIT.split(line.strip(), maxsplit=1)
+    return not re.fullmatch(r'-?\d+', parts[0])
+
+
 def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
-                    first_frame: int = 0, int_base: int = 0, header: bool = True,
+                    first_frame: int = 0, int_base: int = 0, header: Optional[bool] = None,
                     num_frames: Optional[int] = None) -> np.ndarray:
     """Per-1-fps-frame class ids from a phase annotation file.
 
@@ -37,11 +44,16 @@ def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
         label_fps: rows per second of video.
         first_frame: frame number of the row at time 0.
         int_base: value of class 0 when phases are integers.
-        header: skip the first line.
+        header: None (default): the first non-empty line is a header when its first field is
+            not a frame number (recognised by content, so a file without its header line loses
+            no row); True: that line must be a header; False: there is no header line.
         num_frames: number of 1-fps frames wanted (None: as many as the file covers).
 
     Returns:
         int64 array ``[num_frames]`` (shorter when the file ends first).
+
+    Raises:
+        ValueError: naming ``file:line`` for a malformed row, or the file when it holds no row.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'phase annotation file not found: {path}')
@@ -49,9 +61,16 @@ def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
     rows: Dict[int, int] = {}
     with open(path, encoding='utf-8-sig') as f:
         lines = f.read().splitlines()
-    for lineno, line in enumerate(lines[1 if header else 0:], start=2 if header else 1):
-        if not line.strip():
-            continue
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    if numbered and header is not False and _is_header(numbered[0][1]):
+        numbered = numbered[1:]
+    elif numbered and header is True:
+        raise ValueError(f'{path}:{numbered[0][0]}: expected a header line (label_header=True), '
+                         f'got the data row {numbered[0][1]!r}')
+    if not numbered:
+        raise ValueError(f'{path}: the phase annotation file holds no label rows'
+                         + (' (it is empty)' if not lines else ''))
+    for lineno, line in numbered:
         parts = _SPLIT.split(line.strip(), maxsplit=1)
         if len(parts) != 2:
             raise ValueError(f'{path}:{lineno}: expected "<frame> <phase>", got {line!r}')
@@ -114,7 +133,11 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
             AutoLaparo).
         label_int_base: ``'frame_phase'`` only: value of class 0 for integer phases (1 for
             AutoLaparo).
-        label_header: ``'frame_phase'`` only: the files start with a header line.
+        label_header: ``'frame_phase'`` only: None (default) recognises a header line by its
+            content; True / False: the files do / do not start with one (see
+            ``read_phase_file``).
+        strict_labels: a video whose labels cover only part of its frames is an error (default:
+            a WARNING at dataset build, listing each such video and the total).
         label_format: how the annotation files are read: ``'frame_phase'`` (default,
             ``read_phase_file``: Cholec80, M2CAI16, AutoLaparo), or an official format of
             ``surgvista_mm.datasets.phase_labels``: ``'cataracts'`` (per native frame, needs the
@@ -123,20 +146,22 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         include, exclude: video ids (lists or id-list files).
         data_root: prefix for relative ``manifest``/``label_dir``/id-list paths; the manifest's
             videos are resolved as the manifest says.
-        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init: see
-            ``BaseFrameClipDataset``.
+        clip_len, frame_interval, pipeline, seed, test_mode, lazy_init, on_bad_sample,
+            max_bad_samples: see ``BaseFrameClipDataset``.
     """
 
     def __init__(self, manifest: str, label_dir: Optional[str],
                  classes: Sequence[str] = CHOLEC80_PHASES,
                  label_file_tmpl: Optional[str] = '{video_id}-phase.txt',
                  label_fps: float = 25.0, label_first_frame: int = 0, label_int_base: int = 0,
-                 label_header: bool = True, label_format: str = 'frame_phase',
+                 label_header: Optional[bool] = None, label_format: str = 'frame_phase',
+                 strict_labels: bool = False,
                  include: Union[None, str, Sequence[str]] = None,
                  exclude: Union[None, str, Sequence[str]] = None,
                  data_root: Optional[str] = None, clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         join = (lambda p: p if p is None or data_root is None or not isinstance(p, str)
                 or osp.isabs(p) else osp.join(data_root, p))
         self.manifest = join(manifest)
@@ -151,11 +176,13 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         self.label_fps = float(label_fps)
         self.label_first_frame = int(label_first_frame)
         self.label_int_base = int(label_int_base)
-        self.label_header = bool(label_header)
+        self.label_header = None if label_header is None else bool(label_header)
+        self.strict_labels = bool(strict_labels)
         self.include = read_id_list(join(include), f'include list of {manifest}')
         self.exclude = read_id_list(join(exclude), f'exclude list of {manifest}')
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
         self._metainfo['classes'] = self.classes
 
     def load_data_list(self) -> List[dict]:
@@ -168,6 +195,7 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         entries = select_entries(load_manifest(self.manifest), self.include, self.exclude, 1,
                                  self.manifest)
         videos = []
+        partial = []  # (video id, labelled frames, frames, file)
         for e in entries:
             num = re.findall(r'\d+', e.video_id)
             name = self.label_file_tmpl.format(video_id=e.video_id,
@@ -177,12 +205,14 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
                 labels = self._read_labels(path, e)
             except FileNotFoundError as err:
                 raise FileNotFoundError(f'labels of video {e.video_id!r}: {err}') from err
-            if len(labels) < e.num_frames:
-                print_log(f'video {e.video_id!r}: {path} labels {len(labels)} of its '
-                          f'{e.num_frames} frames; the rest are dropped', logger='current')
             labelled = np.flatnonzero(labels >= 0)
             if len(labelled) == 0:
-                continue
+                raise ValueError(
+                    f'labels of video {e.video_id!r}: {path} labels none of its {e.num_frames} '
+                    '1-fps frames (check label_fps / label_first_frame / label_format against '
+                    'the file)')
+            if len(labels) < e.num_frames:
+                partial.append((e.video_id, len(labels), e.num_frames, path))
             start = int(labelled[0])
             if len(labelled) != len(labels) - start:
                 raise ValueError(f'labels of video {e.video_id!r} ({path}): only a prefix of '
@@ -195,6 +225,8 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
             info['sample_start'] = start
             info['labels'] = labels
             videos.append(info)
+        if partial:
+            self._report_partial_labels(partial)
         if not videos:
             raise ValueError(f'{type(self).__name__}: no labelled video in {self.manifest}')
         return videos
@@ -211,6 +243,18 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
         if not videos:
             raise ValueError(f'{type(self).__name__}: no video in {self.manifest}')
         return videos
+
+    def _report_partial_labels(self, partial: List[tuple]) -> None:
+        """WARNING (``strict_labels``: error) listing videos whose labels end before the video."""
+        lines = [f'  {vid}: {n} of {total} frames labelled ({path})'
+                 for vid, n, total, path in partial]
+        dropped = sum(total - n for _, n, total, _ in partial)
+        msg = (f'{type(self).__name__} ({self.manifest}): the labels of {len(partial)} video(s) '
+               f'end before the video; {dropped} unlabelled frames in total are no samples:\n'
+               + '\n'.join(lines))
+        if self.strict_labels:
+            raise ValueError(msg + '\n(strict_labels=True)')
+        print_log(msg, logger='current', level=logging.WARNING)
 
     def _read_labels(self, path: str, entry: VideoEntry) -> np.ndarray:
         """Per-1-fps-frame class ids of one video (-1: unlabelled) in ``label_format``."""

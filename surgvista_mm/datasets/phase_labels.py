@@ -107,6 +107,12 @@ def _sample(rows: Dict[int, int], row_of_k: Callable[[int], int],
     return np.asarray(labels, dtype=np.int64)
 
 
+def _require_rows(rows: Dict[int, int], path: str, lines: List[str]) -> None:
+    if not rows:
+        raise ValueError(f'{path}: the phase annotation file holds no label rows'
+                         + ('' if any(line.strip() for line in lines) else ' (it is empty)'))
+
+
 def _require_fps(fps: Optional[float], what: str, path: str) -> float:
     if fps is None or not fps > 0:
         raise ValueError(f'{path}: {what} labels are per native video frame, so the native frame '
@@ -119,7 +125,8 @@ def _require_fps(fps: Optional[float], what: str, path: str) -> float:
 def read_cataracts_csv(path: str, classes: Sequence[str] = CATARACTS_STEPS,
                        fps: Optional[float] = None,
                        num_frames: Optional[int] = None) -> np.ndarray:
-    """CATARACTS step labels (``Frame,Steps``; 1-based native frames) at 1 fps.
+    """CATARACTS step labels (header ``Frame,Steps``, recognised by content; 1-based native
+    frames) at 1 fps.
 
     Args:
         path: the video's CSV.
@@ -132,19 +139,21 @@ def read_cataracts_csv(path: str, classes: Sequence[str] = CATARACTS_STEPS,
     """
     lines = _read_lines(path)
     fps = _require_fps(fps, 'CATARACTS', path)
-    if not lines or [c.strip().lower() for c in lines[0].split(',')] != ['frame', 'steps']:
-        raise _fail(path, 1, f'expected the header "Frame,Steps", got '
-                             f'{lines[0] if lines else ""!r}')
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    if numbered and not _INT.fullmatch(numbered[0][1].split(',')[0].strip()):
+        # a header, recognised by content (a file without one loses no row)
+        lineno, first = numbered.pop(0)
+        if [c.strip().lower() for c in first.split(',')] != ['frame', 'steps']:
+            raise _fail(path, lineno, f'expected the header "Frame,Steps", got {first!r}')
     rows: Dict[int, int] = {}
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    for lineno, line in numbered:
         parts = line.split(',')
         if len(parts) != 2:
             raise _fail(path, lineno, f'expected "<frame>,<step>", got {line!r}')
         frame = _to_int(parts[0], path, lineno, 'frame number')
         rows[frame] = _class_of_int(_to_int(parts[1], path, lineno, 'step'), 0, classes, path,
                                     lineno)
+    _require_rows(rows, path, lines)
     return _sample(rows, lambda k: native_index(k, fps) + 1, num_frames)
 
 
@@ -283,13 +292,15 @@ def read_cataract21_csv(path: str, classes: Sequence[str] = CATARACT21_PHASES,
             raise _fail(path, lineno, f'unknown phase {name!r} (classes: {list(classes)}, '
                                       f'merged: {dict(aliases)})')
         rows[frame] = index[name]
+    _require_rows(rows, path, lines)
     return _sample(rows, lambda k: native_index(k, fps), num_frames)
 
 
 # --------------------------------------------------------------------------- PmLR50
 def read_pmlr50_txt(path: str, classes: Sequence[str] = PMLR50_PHASES,
                     num_frames: Optional[int] = None) -> np.ndarray:
-    """PmLR50 phases (one header line, then ``<frame> <phase>``, one row per 1-fps frame).
+    """PmLR50 phases (a header line, then ``<frame> <phase>``, one row per 1-fps frame; the
+    header is recognised by content: a first line starting with a number is a row).
 
     Args:
         path: ``phase_annotations/NN.txt``.
@@ -298,15 +309,17 @@ def read_pmlr50_txt(path: str, classes: Sequence[str] = PMLR50_PHASES,
     """
     lines = _read_lines(path)
     rows: Dict[int, int] = {}
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    if numbered and not _INT.fullmatch(numbered[0][1].split()[0]):
+        numbered = numbered[1:]  # the header line, recognised by content
+    for lineno, line in numbered:
         parts = line.split()
         if len(parts) != 2:
             raise _fail(path, lineno, f'expected "<frame> <phase>", got {line!r}')
         frame = _to_int(parts[0], path, lineno, 'frame number')
         rows[frame] = _class_of_int(_to_int(parts[1], path, lineno, 'phase'), 0, classes, path,
                                     lineno)
+    _require_rows(rows, path, lines)
     return _sample(rows, lambda k: k, num_frames)
 
 

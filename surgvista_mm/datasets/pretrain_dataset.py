@@ -105,7 +105,8 @@ class SurgicalPretrainDataset(BaseFrameClipDataset):
     def __init__(self, sources: Sequence[dict], clip_len: int = 16, frame_interval: int = 4,
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
                  data_root: Optional[str] = None, check_paths: bool = True,
-                 test_mode: bool = False, lazy_init: bool = False) -> None:
+                 test_mode: bool = False, lazy_init: bool = False,
+                 on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
         if isinstance(sources, dict) or not isinstance(sources, (list, tuple)) or not sources:
             raise TypeError('sources must be a non-empty list of dicts, got '
                             f'{type(sources).__name__}')
@@ -120,7 +121,8 @@ class SurgicalPretrainDataset(BaseFrameClipDataset):
         self.root = data_root
         self.check_paths = check_paths
         super().__init__(clip_len=clip_len, frame_interval=frame_interval, pipeline=pipeline,
-                         seed=seed, test_mode=test_mode, lazy_init=lazy_init)
+                         seed=seed, test_mode=test_mode, lazy_init=lazy_init,
+                         on_bad_sample=on_bad_sample, max_bad_samples=max_bad_samples)
 
     def _join(self, path: Optional[str]) -> Optional[str]:
         return _join(self.root, path)

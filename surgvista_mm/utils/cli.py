@@ -7,17 +7,17 @@ import os
 import os.path as osp
 from typing import Any, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from surgvista_mm.compat import patch_runner_cfg_for_device
-from .config_check import check_config, load_config
+from .config_check import CfgOptionsAction, check_config, load_config
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """``--work-dir``, ``--cfg-options``, ``--launcher`` and torchrun's ``--local-rank``."""
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. model.teacher.checkpoint=x.pth')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')

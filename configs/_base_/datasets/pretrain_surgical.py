@@ -26,9 +26,9 @@ pretrain_sources = [
 ]
 
 train_pipeline = [
-    dict(type='SurgicalFrameLoader'),
-    dict(type='TSNMultiScaleCrop', input_size=input_size, scales=(1.0, 0.875, 0.75, 0.66),
-         max_wh_scale_gap=1, num_fixed_crops=13),
+    # = SurgicalFrameLoader + TSNMultiScaleCrop, decoding only the crop window (same pixels)
+    dict(type='SurgicalFrameCropLoader', input_size=input_size,
+         scales=(1.0, 0.875, 0.75, 0.66), max_wh_scale_gap=1, num_fixed_crops=13),
     dict(type='TubeMasking', input_size=(clip_len, input_size, input_size),
          patch_size=16, tubelet_size=2, mask_ratio=mask_ratio),  # = the model's,
     dict(type='PackSurgVistaInputs'),

@@ -18,7 +18,8 @@ warmup_epochs = 5
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='bfloat16',  # the paper used fp16: --cfg-options optim_wrapper.dtype=float16
-    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05,
+                   fused=True),  # one kernel for all parameters, the loop version's update
     constructor='SurgVistaOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75,
                        no_decay_keys=('pos_embed', 'mask_token', 'cls_token')),

@@ -16,7 +16,9 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='bfloat16',  # fp16 + dynamic loss scaling: configs/pretrain/surgvista_vitb_fp16.py
     accumulative_counts=accumulation,
-    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05),
+    # fused: one kernel for all parameters (CPU and CUDA), the same update as the loop version
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.05,
+                   fused=True),
     constructor='SurgVistaOptimWrapperConstructor',
     paramwise_cfg=dict(no_decay_keys=('pos_embed', 'mask_token', 'cls_token')),
     clip_grad=None)

@@ -10,6 +10,8 @@ from mmengine import fileio
 
 from surgvista_mm.registry import TRANSFORMS
 from ..manifest import native_index
+from ..media import (MediaIndexError, MissingMediaError, UndecodableMediaError,
+                     check_frame_bytes, first_bad_frame, media_context)
 
 
 @TRANSFORMS.register_module()
@@ -29,6 +31,10 @@ class SurgicalFrameLoader(BaseTransform):
 
     Added keys: ``imgs`` (list of ``T`` uint8 arrays ``[H, W, 3]``, RGB), ``original_shape`` and
     ``img_shape`` (``(H, W)``).
+
+    Every load error is a :class:`surgvista_mm.datasets.media.MediaError` naming the file, the
+    video and the 1-fps frame index (missing file, 0-byte or corrupt JPEG, decord error, frame
+    past the video's end, frames of different sizes).
 
     Args:
         backend_args: mmengine file backend arguments for frame files (None: local disk).
@@ -58,8 +64,13 @@ class SurgicalFrameLoader(BaseTransform):
                            '"frame_dir" nor "filename"')
         shapes = {f.shape for f in frames}
         if len(shapes) != 1:
-            raise ValueError(f'video {results["video_id"]!r}: frames of different shapes '
-                             f'{sorted(shapes)}')
+            by_shape = {s: [int(k) for k, f in zip(unique, frames) if f.shape == s]
+                        for s in sorted(shapes)}
+            where = results.get('frame_dir') or results.get('filename')
+            raise UndecodableMediaError(f'video {results["video_id"]!r}: frames of different '
+                                        f'shapes (1-fps frames by shape: {by_shape}): {where}',
+                                        where, results['video_id'],
+                                        list(by_shape.values())[-1][0])
         imgs = [frames[i] for i in inverse.reshape(-1)]
         results['imgs'] = imgs
         results['original_shape'] = imgs[0].shape[:2]
@@ -76,11 +87,14 @@ class SurgicalFrameLoader(BaseTransform):
             try:
                 data = fileio.get(path, backend_args=self.backend_args)
             except FileNotFoundError as e:
-                raise FileNotFoundError(f'frame {k} of video {vid!r} not found: {path}') from e
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                raise MissingMediaError(f'frame {k} of video {vid!r} not found: {path}', path,
+                                        vid, k) from e
+            check_frame_bytes(data, path, vid, k)
+            with media_context(path, vid, k):
+                img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             if img is None or img.ndim != 3 or img.shape[2] != 3:
-                raise ValueError(f'frame {k} of video {vid!r} cannot be decoded as a colour '
-                                 f'image: {path}')
+                raise UndecodableMediaError(f'frame {k} of video {vid!r} cannot be decoded as '
+                                            f'a colour image: {path}', path, vid, k)
             frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
         return frames
 
@@ -88,7 +102,7 @@ class SurgicalFrameLoader(BaseTransform):
         import decord  # imported here: only video sources need it
         path, vid = results['filename'], results['video_id']
         if not fileio.exists(path, backend_args=self.backend_args):
-            raise FileNotFoundError(f'video file of video {vid!r} not found: {path}')
+            raise MissingMediaError(f'video file of video {vid!r} not found: {path}', path, vid)
         try:
             with fileio.get_local_path(path, backend_args=self.backend_args) as local:
                 reader = decord.VideoReader(local, num_threads=self.num_threads)
@@ -97,13 +111,20 @@ class SurgicalFrameLoader(BaseTransform):
                 native = [native_index(k, fps) for k in inds.tolist()]
                 last = native[-1]
                 if last >= length + fps - 1:
-                    raise IndexError(f'1-fps frame {int(inds[-1])} of video {vid!r} is native '
-                                     f'frame {last} at {fps} fps, past its {length} frames: '
-                                     f'{path}')
+                    raise MediaIndexError(f'1-fps frame {int(inds[-1])} of video {vid!r} is '
+                                          f'native frame {last} at {fps} fps, past its {length} '
+                                          f'frames: {path}', path, vid, int(inds[-1]))
                 native = [min(n, length - 1) for n in native]
-                batch = reader.get_batch(native).asnumpy()
-        except decord.DECORDError as e:
-            raise RuntimeError(f'cannot decode video {vid!r} ({path}): {e}') from e
+                try:
+                    batch = reader.get_batch(native).asnumpy()
+                except (decord.DECORDError, RuntimeError):  # name the frame that fails
+                    bad = first_bad_frame(lambda j: reader.get_batch([native[j]]).asnumpy(),
+                                          range(len(native)))
+                    with media_context(path, vid, None if bad is None else int(inds[bad])):
+                        raise
+        except (decord.DECORDError, RuntimeError, OSError) as e:  # opening / reading fails
+            with media_context(path, vid):
+                raise e
         return [np.ascontiguousarray(f, dtype=np.uint8) for f in batch]
 
     def __repr__(self) -> str:

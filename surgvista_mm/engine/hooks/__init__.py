@@ -1,4 +1,5 @@
 """Training hooks."""
+from .checkpoint_hook import SurgVistaCheckpointHook
 from .non_finite_loss_hook import NonFiniteLossError, SurgVistaNonFiniteLossHook
 
-__all__ = ['NonFiniteLossError', 'SurgVistaNonFiniteLossHook']
+__all__ = ['NonFiniteLossError', 'SurgVistaNonFiniteLossHook', 'SurgVistaCheckpointHook']

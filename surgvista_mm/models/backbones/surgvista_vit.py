@@ -109,7 +109,9 @@ class SurgVistaViT(BaseModule):
         init_values: mmaction2's layer-scale init; only 0.
         use_learnable_pos_emb: mmaction2's argument; only False (see ``pos_embed_type``).
         pretrained: mmaction2's argument; only None (use ``init_cfg``).
-        fused_attn: fused scaled-dot-product attention (False: explicit reference path).
+        fused_attn: attention implementation: 'auto' (per device / dtype, see
+            ``utils.transformer.choose_attention``), True / 'sdpa' (fused), False / 'math'
+            (explicit reference path) or 'sdpa-math'.
         with_cp: activation checkpointing of each block while training.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=..., prefix=...)``
             loads strictly (see :meth:`init_weights`).
@@ -128,7 +130,7 @@ class SurgVistaViT(BaseModule):
                  use_mean_pooling: Optional[bool] = None,
                  return_feat_map: Optional[bool] = None, init_values: float = 0.0,
                  use_learnable_pos_emb: bool = False, pretrained: Optional[str] = None,
-                 fused_attn: bool = True, with_cp: bool = False,
+                 fused_attn: Union[bool, str] = 'auto', with_cp: bool = False,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.img_size = _pair(img_size, 'img_size')

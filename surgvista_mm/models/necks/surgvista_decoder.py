@@ -1,7 +1,7 @@
 """SurgVISTA's light decoders: predict features of the masked tokens from the visible ones."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -38,7 +38,8 @@ class SurgVistaDecoder(BaseModule):
         drop_path_rate: maximal stochastic depth (linspace over blocks).
         norm_eps: LayerNorm epsilon.
         pos_embed_type: ``'sincos3d'`` or ``'sincos1d_videomae'``.
-        fused_attn: fused scaled-dot-product attention.
+        fused_attn: attention implementation ('auto', True/'sdpa', False/'math', 'sdpa-math';
+            see ``SurgVistaViT``).
         with_cp: activation checkpointing of each block while training.
         init_cfg: mmengine init config.
     """
@@ -47,7 +48,7 @@ class SurgVistaDecoder(BaseModule):
                  num_heads: int = 6, out_dims: int = 1536,
                  token_grid: Sequence[int] = (8, 14, 14), mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
-                 pos_embed_type: str = 'sincos3d', fused_attn: bool = True,
+                 pos_embed_type: str = 'sincos3d', fused_attn: Union[bool, str] = 'auto',
                  with_cp: bool = False, init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(token_grid) != 3:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from timm.layers import Mlp
 from torch import nn
@@ -12,6 +11,7 @@ from torch import nn
 from surgvista_mm.checkpoint.state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 from surgvista_mm.compat import load_external_weights
 from surgvista_mm.registry import MODELS
+from ..utils.transformer import attention
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 
 
@@ -34,7 +34,9 @@ class _QKVAttention(nn.Module):
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)))
+        head_dims = c // self.num_heads
+        out = attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), head_dims ** -0.5,
+                        impl='auto')  # per device / dtype (utils.transformer.choose_attention)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 

@@ -6,10 +6,62 @@ Parameter layout (kept for checkpoint compatibility with the published models): 
 """
 from __future__ import annotations
 
+from typing import Union
+
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp
 from torch import nn
+
+
+ATTENTION_IMPLS = ('auto', 'sdpa', 'sdpa-math', 'math')
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+              dropout_p: float = 0.0, impl: str = 'sdpa') -> torch.Tensor:
+    """``softmax(q k^T * scale) v`` by one of several implementations (same math).
+
+    Args:
+        q, k, v: ``[B, heads, N, head_dims]``.
+        scale: logit scale (``head_dims ** -0.5``).
+        dropout_p: dropout on the attention weights.
+        impl: 'sdpa' (``F.scaled_dot_product_attention``, PyTorch picks the backend),
+            'sdpa-math' (SDPA's math backend only), 'math' (explicit matmuls: under autocast
+            they run in the autocast dtype; the softmax runs in the dtype autocast gives it:
+            float32 on CUDA, the logits' dtype on CPU), or 'auto'
+            (:func:`choose_attention`).
+
+    Returns:
+        ``[B, heads, N, head_dims]``.
+    """
+    if impl == 'auto':
+        impl = choose_attention(q)
+    if impl == 'sdpa':
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    if impl == 'sdpa-math':
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    if impl == 'math':
+        attn = (q * scale) @ k.transpose(-2, -1)
+        attn = F.dropout(attn.softmax(dim=-1), p=dropout_p)
+        return attn @ v
+    raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}')
+
+
+def choose_attention(q: torch.Tensor) -> str:
+    """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
+
+    Measured with ``tools/benchmark/attention.py`` (forward + backward; README Benchmarks):
+    on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused choice there;
+    not measured in this project yet). On CPU under bf16/fp16 autocast the explicit path
+    ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every SurgVISTA shape
+    (1.1-1.9x, forward + backward); in float32 the CPU flash kernel ('sdpa') won at 1568
+    tokens (2-2.5x) and lost by 1.17x at 240 (a noisy run), so 'sdpa' is kept.
+    """
+    if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
+        return 'math'
+    return 'sdpa'
 
 
 class QVBiasAttention(nn.Module):
@@ -21,19 +73,26 @@ class QVBiasAttention(nn.Module):
         qkv_bias: learn ``q_bias`` and ``v_bias`` (k bias is always zero).
         attn_drop: dropout on attention weights (training only).
         proj_drop: dropout after the output projection.
-        fused_attn: use ``F.scaled_dot_product_attention``; False runs the explicit
-            softmax(q k^T * scale) v reference path.
+        fused_attn: True: ``F.scaled_dot_product_attention``; False: the explicit
+            softmax(q k^T * scale) v reference path; or an :data:`ATTENTION_IMPLS` name
+            ('auto': chosen per device / dtype by :func:`choose_attention`).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0, fused_attn: bool = True) -> None:
+                 attn_drop: float = 0.0, proj_drop: float = 0.0,
+                 fused_attn: Union[bool, str] = True) -> None:
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
         self.head_dims = embed_dims // num_heads
         self.scale = self.head_dims ** -0.5
-        self.fused_attn = fused_attn
+        if isinstance(fused_attn, bool):
+            fused_attn = 'sdpa' if fused_attn else 'math'
+        if fused_attn not in ATTENTION_IMPLS:
+            raise ValueError(f'fused_attn must be a bool or one of {ATTENTION_IMPLS}, '
+                             f'got {fused_attn!r}')
+        self.attn_impl = fused_attn
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=False)
         if qkv_bias:
@@ -56,12 +115,7 @@ class QVBiasAttention(nn.Module):
         qkv = qkv.permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, heads, N, head_dims] each
         drop = self.attn_drop if self.training else 0.0
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
-        else:
-            attn = (q * self.scale) @ k.transpose(-2, -1)
-            attn = F.dropout(attn.softmax(dim=-1), p=drop)
-            x = attn @ v
+        x = attention(q, k, v, self.scale, drop, self.attn_impl)
         x = x.transpose(1, 2).reshape(batch, num_tokens, channels)
         return self.proj_drop(self.proj(x))
 
@@ -78,13 +132,13 @@ class SurgVistaBlock(nn.Module):
         attn_drop_rate: dropout on attention weights.
         drop_path_rate: stochastic depth probability of this block.
         norm_eps: LayerNorm epsilon.
-        fused_attn: use fused scaled-dot-product attention.
+        fused_attn: attention implementation (see :class:`QVBiasAttention`).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
-                 fused_attn: bool = True) -> None:
+                 fused_attn: Union[bool, str] = True) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.attn = QVBiasAttention(embed_dims, num_heads, qkv_bias=qkv_bias,

@@ -1,0 +1,56 @@
+"""Attention implementations chosen for speed compute the same function."""
+import pytest
+import torch
+
+from surgvista_mm.models.utils.transformer import (ATTENTION_IMPLS, QVBiasAttention, attention,
+                                                   choose_attention)
+
+
+def _qkv(seed=0, shape=(2, 3, 17, 8), dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(*shape, generator=g, dtype=dtype).requires_grad_(True) for _ in range(3)]
+
+
+def test_implementations_agree_forward_and_backward():
+    ref_in = _qkv()
+    ref = attention(*ref_in, 8 ** -0.5, impl='math')
+    ref.square().sum().backward()
+    for impl in ('sdpa', 'sdpa-math', 'auto'):
+        qkv = _qkv()
+        out = attention(*qkv, 8 ** -0.5, impl=impl)
+        torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+        out.square().sum().backward()
+        for a, b in zip(qkv, ref_in):
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='impl'):
+        attention(*ref_in, 1.0, impl='flash')
+
+
+def test_auto_choice_per_device_and_dtype():
+    q = torch.zeros(1, 1, 4, 8)
+    assert choose_attention(q) == 'sdpa'  # CPU float32: the CPU flash kernel
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert choose_attention(q) == 'math'  # CPU bf16: explicit oneDNN bf16 matmuls
+        q16, k16, v16 = _qkv(dtype=torch.bfloat16)
+        out = attention(q16, k16, v16, 8 ** -0.5, impl='auto')
+    ref = attention(q16.float(), k16.float(), v16.float(), 8 ** -0.5, impl='sdpa')
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0, atol=3e-2)  # bf16 rounding
+
+
+def test_module_argument():
+    assert QVBiasAttention(16, 2, fused_attn=True).attn_impl == 'sdpa'
+    assert QVBiasAttention(16, 2, fused_attn=False).attn_impl == 'math'
+    for impl in ATTENTION_IMPLS:
+        assert QVBiasAttention(16, 2, fused_attn=impl).attn_impl == impl
+    with pytest.raises(ValueError, match='fused_attn'):
+        QVBiasAttention(16, 2, fused_attn='fast')
+    torch.manual_seed(0)
+    a = QVBiasAttention(16, 2, fused_attn='auto')
+    with torch.no_grad():
+        a.q_bias.normal_()
+        a.v_bias.normal_()
+    b = QVBiasAttention(16, 2, fused_attn='math')
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 9, 16)
+    torch.testing.assert_close(a(x), b(x), rtol=1e-6, atol=1e-6)

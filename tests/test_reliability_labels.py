@@ -1,0 +1,74 @@
+"""Fault injection on phase label files: no video is dropped silently."""
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+
+from surgvista_mm.datasets import CHOLEC80_PHASES, read_phase_file
+from surgvista_mm.datasets import phase_dataset
+from surgvista_mm.datasets.phase_labels import read_cataracts_csv, read_pmlr50_txt
+from surgvista_mm.registry import DATASETS
+
+
+@pytest.fixture(scope='module')
+def demo(make_demo) -> str:
+    return make_demo('--videos', '2', '--frames', '16', '--size', '64', '--web-videos', '1')
+
+
+@pytest.fixture
+def labels(demo, tmp_path):
+    out = tmp_path / 'labels'
+    shutil.copytree(f'{demo}/phase_annotations', out)
+    return out
+
+
+def _build(demo, label_dir, **kw):
+    return DATASETS.build(dict(type='SurgicalPhaseDataset', data_root=demo,
+                               manifest='manifests/demo_frames.json', label_dir=str(label_dir),
+                               **kw))
+
+
+def test_header_is_recognised_by_content(demo, labels, tmp_path):
+    f = labels / 'video01-phase.txt'
+    f.write_text(''.join(f.read_text().splitlines(keepends=True)[1:]))  # header line removed
+    ds = _build(demo, labels)
+    assert ds.video_ids() == ['video01', 'video02'] and len(ds) == 32  # nothing dropped
+    assert read_phase_file(str(f), CHOLEC80_PHASES).tolist()[:2] == [0, 0]
+    with pytest.raises(ValueError, match=r'video01-phase.txt:1: expected a header line'):
+        read_phase_file(str(f), CHOLEC80_PHASES, header=True)
+    p = tmp_path / '01.txt'  # PmLR50 without its header line: the first row is kept
+    p.write_text('0 1\n1 2\n')
+    assert read_pmlr50_txt(str(p)).tolist() == [1, 2]
+    c = tmp_path / 'c.csv'  # CATARACTS without its header line
+    c.write_text('1,3\n2,3\n')
+    assert read_cataracts_csv(str(c), fps=1.0).tolist() == [3, 3]
+
+
+@pytest.mark.parametrize('content, match', [
+    ('', r'video02-phase.txt: the phase annotation file holds no label rows \(it is empty\)'),
+    ('Frame\tPhase\n', r'video02-phase.txt: the phase annotation file holds no label rows'),
+    ('Frame\tPhase\n1000\tPreparation\n',
+     r"video 'video02'.*video02-phase.txt labels none of its 16"),
+])
+def test_label_file_labelling_nothing_is_an_error(demo, labels, content, match):
+    (labels / 'video02-phase.txt').write_text(content)
+    with pytest.raises(ValueError, match=match):
+        _build(demo, labels)
+
+
+def test_partial_coverage_warns_with_counts_or_fails_when_strict(demo, labels, monkeypatch):
+    f = labels / 'video02-phase.txt'
+    f.write_text(''.join(f.read_text().splitlines(keepends=True)[:201]))  # 200 rows = 8 s
+    logged = []
+    monkeypatch.setattr(phase_dataset, 'print_log',
+                        lambda msg, logger=None, level=logging.INFO: logged.append((level, msg)))
+    ds = _build(demo, labels)
+    assert len(ds) == 16 + 8
+    warnings = [m for level, m in logged if level == logging.WARNING]
+    assert len(warnings) == 1
+    assert '1 video(s)' in warnings[0] and '8 unlabelled frames in total' in warnings[0]
+    assert 'video02: 8 of 16 frames labelled' in warnings[0]
+    with pytest.raises(ValueError, match=r'(?s)video02: 8 of 16 frames labelled.*strict_labels'):
+        _build(demo, labels, strict_labels=True)
