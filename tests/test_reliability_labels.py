@@ -32,10 +32,13 @@ def _build(demo, label_dir, **kw):
 
 def test_header_is_recognised_by_content(demo, labels, tmp_path):
     f = labels / 'video01-phase.txt'
+    with_header = read_phase_file(str(f), CHOLEC80_PHASES).tolist()
     f.write_text(''.join(f.read_text().splitlines(keepends=True)[1:]))  # header line removed
     ds = _build(demo, labels)
     assert ds.video_ids() == ['video01', 'video02'] and len(ds) == 32  # nothing dropped
-    assert read_phase_file(str(f), CHOLEC80_PHASES).tolist()[:2] == [0, 0]
+    # the first row is data, not a header: every frame keeps its label
+    assert len(with_header) == 16
+    assert read_phase_file(str(f), CHOLEC80_PHASES).tolist() == with_header
     with pytest.raises(ValueError, match=r'video01-phase.txt:1: expected a header line'):
         read_phase_file(str(f), CHOLEC80_PHASES, header=True)
     p = tmp_path / '01.txt'  # PmLR50 without its header line: the first row is kept
