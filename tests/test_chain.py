@@ -61,8 +61,8 @@ def test_pretrain_finetune_test_eval_online(make_demo, tmp_path):
     from surgvista_mm.registry import MODELS
     backbone = MODELS.build(ft.model.backbone)
     backbone.init_weights()
-    from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted
-    pre_state = load_checkpoint_allowlisted(pre_ckpt)['state_dict']
+    from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
+    pre_state = load_checkpoint_file(pre_ckpt)['state_dict']
     assert torch.equal(backbone.patch_embed.proj.weight,
                        pre_state['backbone.patch_embed.proj.weight'])
     assert torch.equal(backbone.blocks[1].mlp.fc2.weight,

@@ -129,3 +129,26 @@ def test_crosscheck_ivtmetrics_where_valid():
             glob = ref.compute_global_AP(comp, ignore_null=True)
             assert ours[comp]['video_mAP'] == pytest.approx(video['mAP'], abs=1e-9)
             assert ours[comp]['global_mAP'] == pytest.approx(glob['mAP'], abs=1e-9)
+
+
+def test_read_null_classes_shared_by_metric_and_data_prep(tmp_path):
+    """One reader of null_classes.txt: the metric gets ids, data prep a ReleaseError."""
+    from surgvista_mm.evaluation.functional.triplet import read_null_classes
+    path = tmp_path / 'null_classes.txt'
+    path.write_text('\ufeff# nulls\n3\n\n 5  # last\n', encoding='utf-8')
+    assert read_null_classes(str(path), 6) == [3, 5]
+    for bad in ('6', '-1', 'x', '\u00b2'):
+        path.write_text(f'3\n{bad}\n', encoding='utf-8')
+        with pytest.raises(ValueError, match=r'null_classes.txt:2: .* is not a triplet id'):
+            read_null_classes(str(path), 6)
+    with pytest.raises(FileNotFoundError):
+        read_null_classes(str(tmp_path / 'missing.txt'), 6)
+
+
+def test_join_data_root():
+    from surgvista_mm.datasets.manifest import join_data_root
+    assert join_data_root('/d', 'a/b.json') == '/d/a/b.json'
+    assert join_data_root('/d', '/abs.json') == '/abs.json'
+    assert join_data_root(None, 'a.json') == 'a.json'
+    assert join_data_root('/d', None) is None
+    assert join_data_root('/d', ['v1', 'v2']) == ['v1', 'v2']

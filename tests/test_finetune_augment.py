@@ -90,6 +90,32 @@ def test_rand_augment_plan_matches_config():
         TRANSFORMS.build(dict(type='VideoRandAugment', interpolation='lanczos'))
 
 
+@pytest.mark.parametrize('increasing', [False, True], ids=['default', 'inc1'])
+def test_rand_augment_every_op_runs_at_every_magnitude(increasing):
+    """Magnitudes 0..10: every op (posterize included, whose timm level may keep 0 bits,
+    which PIL refuses) runs, and the frames stay uint8 of the input shape."""
+    clip = frames(3, t=2, h=16, w=20)
+    names = set()
+    for m in range(11):
+        cfg = dict(type='VideoRandAugment',
+                   config_str=f'rand-m{m}-n1-p1.0{"-inc1" if increasing else ""}')
+        aug = TRANSFORMS.build(cfg)
+        for op in list(aug.ops):
+            aug.ops, aug.choice_weights = [op], None
+            results = aug(dict(imgs=[f.copy() for f in clip], img_shape=(16, 20), video_id='v',
+                               rng=np.random.default_rng(m)))
+            assert results['rand_augment'] == [(op.name, float(m))]
+            for out in results['imgs']:
+                assert out.dtype == np.uint8 and out.shape == (16, 20, 3), (m, op.name)
+            names.add(op.name)
+    assert len(names) == 15 and any(n.startswith('Posterize') for n in names)
+    # magnitude noise around a low magnitude reaches the levels that kept 0 bits
+    aug = TRANSFORMS.build(dict(type='VideoRandAugment', config_str='rand-m2-n4-mstd0.5'))
+    for seed in range(40):
+        assert len(aug(dict(imgs=[clip[0].copy()], img_shape=(16, 20), video_id='v',
+                            rng=np.random.default_rng(seed)))['imgs']) == 1
+
+
 def test_random_resized_crop_box_is_shared():
     clip = frames(2)  # frames differ: each is cropped with the same box
     res = run(AUGMENTS[1], clip, seed=3)

@@ -14,7 +14,7 @@ Kinds and target layouts:
   where the layouts differ (see :mod:`surgvista_mm.checkpoint.natural`).
 * ``surgvista-mm``: a checkpoint written by *this project's own* pre-training run (mmengine
   layout) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. It is read with
-  ``weights_only=True`` like every other source (``surgvista_mm.engine.checkpoint_io``).
+  ``weights_only=True`` like every other source (``surgvista_mm.checkpoint.safe_load``).
 
 Fixed position tables stored in a source are dropped (the model recomputes them).
 """
@@ -226,7 +226,7 @@ def convert_file(src: str, dst: str, kind: str,
     if os.path.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
     if kind == 'surgvista-mm':
-        from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
+        from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
         raw = load_checkpoint_file(src)
     else:
         raw = load_external_weights(src)

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import re
 from typing import Dict, List, Optional, Tuple
 
 from surgvista_mm.datasets.cholect50_dataset import read_generic_triplet_csv
-from surgvista_mm.evaluation.functional.triplet import load_triplet_map
+from surgvista_mm.evaluation.functional.triplet import load_triplet_map, read_null_classes
 from .frames import VIDEO_EXTS
 from .releases.common import (Plan, ReleaseError, Video, VideoResolver, check_length, fail,
                               frame_folder, read_label_rows, read_lines)
@@ -156,10 +155,10 @@ def convert_generic_triplet(root: str, frames: Optional[str] = None, tolerance: 
     plan = Plan()
     null_path = osp.join(root, 'null_classes.txt')
     if osp.isfile(null_path):
-        for lineno, line in enumerate(read_lines(null_path), start=1):
-            text = line.split('#', 1)[0].strip()
-            if text and (not re.fullmatch(r'\d+', text) or int(text) >= num):
-                raise fail(null_path, lineno, f'{text!r} is not a triplet id (0..{num - 1})')
+        try:
+            read_null_classes(null_path, num)
+        except ValueError as e:
+            raise ReleaseError(str(e)) from e
         plan.copy(null_path, 'null_classes.txt')
     else:
         plan.text('null_classes.txt', '# no null triplet classes\n')

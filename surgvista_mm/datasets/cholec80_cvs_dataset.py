@@ -11,6 +11,7 @@ the phase labels); segments are only clamped to the video's length.
 from __future__ import annotations
 
 import csv
+import functools
 import os.path as osp
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -21,7 +22,7 @@ from mmengine.logging import print_log
 from surgvista_mm.registry import DATASETS
 from .base_clip_dataset import BaseFrameClipDataset
 from .cvs_dataset import uniform_indices
-from .manifest import load_manifest, select_entries
+from .manifest import join_data_root, load_manifest, select_entries
 
 CHOLEC80_CVS_COLUMNS = ('video', 'initial_minute', 'initial_second', 'final_minute',
                         'final_second', 'two_structures', 'cystic_plate', 'hepatocystic_triangle')
@@ -107,7 +108,7 @@ class Cholec80CVSDataset(BaseFrameClipDataset):
             raise ValueError('give exactly one of split and videos')
         if split is not None and split not in CHOLEC80_CVS_SPLIT:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        join = (lambda p: p if data_root is None or osp.isabs(p) else osp.join(data_root, p))
+        join = functools.partial(join_data_root, data_root)
         self.sheet_file, self.manifest = join(ann_file), join(manifest)
         self.videos = [int(v) for v in (CHOLEC80_CVS_SPLIT[split] if split else videos)]
         self.video_id_tmpl = video_id_tmpl

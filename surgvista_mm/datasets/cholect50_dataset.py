@@ -9,6 +9,7 @@ any triplet dataset in the generic format (docs/data.md, "Generic formats").
 """
 from __future__ import annotations
 
+import functools
 import os.path as osp
 import re
 from typing import Callable, List, Mapping, Optional, Sequence, Union
@@ -19,7 +20,7 @@ from mmengine.logging import print_log
 from surgvista_mm.registry import DATASETS
 from surgvista_mm.utils.io import read_json
 from .base_clip_dataset import BaseFrameClipDataset
-from .manifest import load_manifest, read_id_list, select_entries
+from .manifest import join_data_root, load_manifest, read_id_list, select_entries
 
 NUM_TRIPLETS = 100
 #: ``cholect50-challenge`` split (CAMMA's official data loader); train = the other 40 videos.
@@ -231,8 +232,7 @@ class SurgicalTripletDataset(_TripletMixin, BaseFrameClipDataset):
                              f'{TRIPLET_LABEL_FORMATS}, got {label_format!r}')
         if not (isinstance(num_classes, int) and num_classes >= 1):
             raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
-        join = (lambda p: p if p is None or data_root is None or not isinstance(p, str)
-                or osp.isabs(p) else osp.join(data_root, p))
+        join = functools.partial(join_data_root, data_root)
         self.manifest = join(manifest)
         self.label_dir = join(label_dir)
         self.num_classes = num_classes

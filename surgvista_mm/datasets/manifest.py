@@ -107,6 +107,14 @@ def num_frames_at_1fps(native_frames: int, fps: float) -> int:
     return k
 
 
+def join_data_root(data_root: Optional[str], path):
+    """``path`` under ``data_root`` when both are given and ``path`` is a relative string;
+    otherwise ``path`` as is (None, absolute paths and lists of ids pass through)."""
+    if path is None or data_root is None or not isinstance(path, str) or osp.isabs(path):
+        return path
+    return osp.join(data_root, path)
+
+
 def read_id_list(ids: Union[None, str, Sequence[str]],
                  what: str = 'id list') -> Optional[List[str]]:
     """Normalise an id list given inline or as a text file (one id per line, ``#`` comments).

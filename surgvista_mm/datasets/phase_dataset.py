@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import functools
 import os.path as osp
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -11,7 +12,8 @@ from mmengine.logging import print_log
 
 from surgvista_mm.registry import DATASETS
 from .base_clip_dataset import BaseFrameClipDataset
-from .manifest import VideoEntry, load_manifest, native_index, read_id_list, select_entries
+from .manifest import (VideoEntry, join_data_root, load_manifest, native_index, read_id_list,
+                       select_entries)
 from .phase_labels import (DEFAULT_LABEL_FILES, LABEL_FORMATS, NATIVE_FRAME_FORMATS,
                            read_phase_labels)
 
@@ -162,8 +164,7 @@ class SurgicalPhaseDataset(BaseFrameClipDataset):
                  pipeline: Sequence[Union[dict, Callable]] = (), seed: int = 0,
                  test_mode: bool = False, lazy_init: bool = False,
                  on_bad_sample: str = 'error', max_bad_samples: int = 100) -> None:
-        join = (lambda p: p if p is None or data_root is None or not isinstance(p, str)
-                or osp.isabs(p) else osp.join(data_root, p))
+        join = functools.partial(join_data_root, data_root)
         self.manifest = join(manifest)
         self.label_dir = join(label_dir)
         self.classes = tuple(classes)

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 from mmengine.config import Config, ConfigDict
 
-from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted
+from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
 from surgvista_mm.checkpoint.state_dict import unwrap_state_dict
 
 __all__ = ['load_config_file', 'build_model_from_config', 'load_weights_into',
@@ -85,7 +85,7 @@ def build_model_from_config(cfg: Config, checkpoint: Optional[str] = None,
 def load_weights_into(model: torch.nn.Module, checkpoint: str,
                       config_name: str = '<config>') -> None:
     """Load ``checkpoint`` (weights_only=True, allow-listed plain data) into ``model`` strictly."""
-    state = check_checkpoint_fits(model, load_checkpoint_allowlisted(checkpoint), checkpoint,
+    state = check_checkpoint_fits(model, load_checkpoint_file(checkpoint), checkpoint,
                                   config_name)
     model.load_state_dict(state, strict=True)
 

@@ -94,6 +94,25 @@ def _python_random_seeded(seed: int) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- RandAugment
+_POSTERIZE_BITS = (1, 8)  # what PIL's ImageOps.posterize accepts
+
+
+def _valid_op_args(name: str, args: tuple) -> tuple:
+    """``args`` of a timm op, mapped into the range its image function accepts.
+
+    timm's posterize levels keep ``int(M / 10 * 4)`` bits (``Posterize``: 0-4, fewer with lower
+    magnitude), ``4 - that`` (``PosterizeIncreasing``) or ``4 + that`` (``PosterizeOriginal``),
+    following the TensorFlow policies, where keeping 0 bits was possible. PIL keeps 1 to 8 bits
+    and raises on 0 (``Posterize`` below magnitude 2.5, e.g. ``rand-m3-n2-mstd0.5`` or
+    ``rand-m2-n2``; ``PosterizeIncreasing`` at magnitude 10), so the bits are clamped to
+    ``[1, 8]``: the strongest valid posterize.
+    """
+    if name.startswith('Posterize') and args:
+        low, high = _POSTERIZE_BITS
+        return (min(high, max(low, int(args[0]))),) + tuple(args[1:])
+    return args
+
+
 @TRANSFORMS.register_module()
 class VideoRandAugment(BaseTransform):
     """timm's RandAugment with one draw per clip: the same ops, magnitudes and signs per frame.
@@ -173,6 +192,7 @@ class VideoRandAugment(BaseTransform):
                 continue
             with _python_random_seeded(seed):
                 args = tuple(op.level_fn(magnitude, op.hparams)) if op.level_fn else ()
+            args = _valid_op_args(op.name, args)
             plan.append((op, magnitude, args, seed))
         return plan
 

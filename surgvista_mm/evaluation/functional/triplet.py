@@ -11,7 +11,8 @@ in ascending order (CholecT50: 100 / 6 / 10 / 15 / 26 / 59 classes). AP is
 * ``ignore_null`` drops the null triplet classes (verb and target both null) of the IVT component.
 """
 import os
-from typing import Dict, Hashable, Optional, Sequence, Tuple, Union
+import re
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from .ranking import average_precision
 from .stats import natural_key, nanmean
 
 __all__ = ['COMPONENTS', 'CHOLECT50_NULL_CLASSES', 'default_map_path', 'load_triplet_map',
+           'read_null_classes',
            'component_classes', 'component_projection', 'triplet_metrics']
 
 COMPONENTS = ('i', 'v', 't', 'iv', 'it', 'ivt')
@@ -66,6 +68,28 @@ def load_triplet_map(path: Optional[str] = None) -> np.ndarray:
     if table.min() < 0:
         raise ValueError(f'{path}: negative component id')
     return table
+
+
+def read_null_classes(path: str, num_triplets: int) -> List[int]:
+    """Triplet ids listed one a line in ``path`` (``#`` comments and blank lines ignored).
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: ``path:line: ...`` for a line that is not a triplet id ``0..num_triplets-1``.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'null_classes file not found: {path}')
+    ids = []
+    with open(path, encoding='utf-8-sig') as f:
+        for lineno, line in enumerate(f, start=1):
+            text = line.split('#', 1)[0].strip()
+            if not text:
+                continue
+            if not re.fullmatch(r'[0-9]+', text) or int(text) >= num_triplets:
+                raise ValueError(f'{path}:{lineno}: {text!r} is not a triplet id '
+                                 f'(0..{num_triplets - 1})')
+            ids.append(int(text))
+    return ids
 
 
 def component_classes(mapping: np.ndarray, component: str) -> np.ndarray:

@@ -1,5 +1,4 @@
 """Registered surgical action triplet recognition metric (CholecT50 and alike)."""
-import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -8,24 +7,8 @@ from mmengine.logging import print_log
 
 from surgvista_mm.registry import METRICS
 from ..functional.triplet import (CHOLECT50_NULL_CLASSES, COMPONENTS, load_triplet_map,
-                                  triplet_metrics)
+                                  read_null_classes, triplet_metrics)
 from ._utils import deduplicate, format_table, get_field, to_key, to_numpy
-
-
-def _read_null_classes(path: str, num_triplets: int) -> List[int]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'null_classes file not found: {path}')
-    ids = []
-    with open(path, encoding='utf-8') as f:
-        for lineno, line in enumerate(f, start=1):
-            text = line.split('#', 1)[0].strip()
-            if not text:
-                continue
-            if not text.isdigit() or int(text) >= num_triplets:
-                raise ValueError(f'{path}:{lineno}: {text!r} is not a triplet id '
-                                 f'(0..{num_triplets - 1})')
-            ids.append(int(text))
-    return ids
 
 
 @METRICS.register_module()
@@ -69,7 +52,7 @@ class SurgicalTripletMetric(BaseMetric):
             raise ValueError(f'the triplet map {maps or "(CholecT50)"} has {len(self.mapping)} '
                              f'triplets, not num_classes={num_classes}')
         if isinstance(null_classes, str) and null_classes != 'default':
-            null_classes = _read_null_classes(null_classes, len(self.mapping))
+            null_classes = read_null_classes(null_classes, len(self.mapping))
         if isinstance(null_classes, str):
             if maps is not None:
                 raise ValueError('give null_classes explicitly (a list, or None) with a custom '

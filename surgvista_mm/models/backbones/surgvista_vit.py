@@ -325,9 +325,9 @@ class SurgVistaViT(BaseModule):
         unexpected or missing key, or a shape mismatch, raises naming the file and keys.
         """
         from surgvista_mm.checkpoint.state_dict import (check_state_dict, unwrap_state_dict)
-        from surgvista_mm.checkpoint.allowlist import load_checkpoint_allowlisted
+        from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
         # weights_only=True; this project's own pre-training checkpoints (epoch_N.pth) load too
-        state = unwrap_state_dict(load_checkpoint_allowlisted(path), path)
+        state = unwrap_state_dict(load_checkpoint_file(path), path)
         if prefix and any(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         dropped = [k for k in state if k in _FIXED_KEYS
