@@ -16,7 +16,7 @@ from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
 from surgvista_mm.evaluation.writers import check_out_dir  # noqa: E402
 from surgvista_mm.inference.model import check_checkpoint_fits, wrap_evaluator  # noqa: E402
 from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
-from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
+from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
 
@@ -56,6 +56,7 @@ def main() -> None:
     _load_checkpoint_to_model(model, checkpoint, strict=True)
     runner.logger.info(f'loaded weights from {args.checkpoint}')
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@ from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
-from surgvista_mm.utils.cli import (add_runner_args, build_runner,  # noqa: E402
+from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
 
@@ -59,6 +59,7 @@ def main() -> None:
         raise SystemExit(f'error: {exc}') from None
     check_total_batch(cfg, runner)
     runner.train()
+    finish_distributed()
 
 
 def check_total_batch(cfg: Config, runner) -> None:  # noqa: ANN001

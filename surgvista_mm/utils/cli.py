@@ -54,3 +54,18 @@ def build_runner(cfg: Config, config_path: str, launcher: str) -> Tuple[Any, str
         runner.logger.info(note)
     runner.logger.info(f'world size: {runner.world_size} (rank {runner.rank})')
     return runner, note or ''
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the process group.
+
+    The main process writes results (checkpoints, ``--out-dir`` files, plots) after the last
+    collective while the other ranks would already exit; a rank leaving while the group still has
+    live gloo/NCCL threads can abort at interpreter shutdown (``terminate called without an active
+    exception``), and torch asks for ``destroy_process_group()`` before exit. No-op without a
+    process group.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
