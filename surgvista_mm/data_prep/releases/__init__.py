@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict
 
-from . import cataract, laparoscopy, pretrain
-from .. import generic
+from . import cataract, generic, laparoscopy, pretrain
 from .common import Plan, ReleaseError, write_plan
 
 

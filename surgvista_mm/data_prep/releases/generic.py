@@ -29,8 +29,8 @@ from typing import Dict, List, Optional, Tuple
 
 from surgvista_mm.datasets.cholect50_dataset import read_generic_triplet_csv
 from surgvista_mm.evaluation.functional.triplet import load_triplet_map, read_null_classes
-from .frames import VIDEO_EXTS
-from .releases.common import (Plan, ReleaseError, Video, VideoResolver, check_length, fail,
+from ..frames import VIDEO_EXTS
+from .common import (Plan, ReleaseError, Video, VideoResolver, check_length, fail,
                               frame_folder, read_label_rows, read_lines)
 
 GENERIC_PHASE_EXPECTS = """\
