@@ -4,11 +4,12 @@ from __future__ import annotations
 import errno
 import os
 import os.path as osp
+import pickletools
+import shutil
 import signal
 import subprocess
 import sys
-
-import shutil
+import zipfile
 
 import pytest
 import torch
@@ -34,6 +35,22 @@ class _CreatesFile:
 
     def __reduce__(self):
         return (open, (self.path, 'w'))
+
+
+def _pickle_globals(path) -> list:
+    """``module.name`` of every global a ``torch.save`` file's pickle refers to (read with
+    pickletools, nothing executed)."""
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(n for n in archive.namelist() if n.endswith('/data.pkl')))
+    names, strings = [], []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == 'GLOBAL':
+            names.append(arg.replace(' ', '.'))
+        elif op.name == 'STACK_GLOBAL':
+            names.append('.'.join(strings[-2:]))
+        elif isinstance(arg, str):
+            strings.append(arg)
+    return names
 
 
 @pytest.fixture(scope='module')
@@ -97,10 +114,12 @@ def _evil(path, marker) -> str:
 def test_crafted_pickle_is_refused_at_every_entry_point(tmp_path, demo_root, ft_root, monkeypatch):
     marker = tmp_path / 'pwned'
     evil = _evil(tmp_path / 'epoch_1.pth', marker)
-    # the file really is dangerous: a full unpickle creates the marker
+    # the file really is dangerous, shown without unpickling it: its pickle calls io.open, and
+    # that call (the object's __reduce__, what a full unpickle runs) creates a file
+    assert 'io.open' in _pickle_globals(evil)
     probe = tmp_path / 'probe'
-    torch.save({'x': _CreatesFile(str(probe))}, tmp_path / 'probe.pth')
-    torch.load(tmp_path / 'probe.pth', weights_only=False)
+    make, args = _CreatesFile(str(probe)).__reduce__()
+    make(*args).close()
     assert probe.exists()
 
     cfg = _write_cfg(tmp_path / 'c.py', demo_root, 1)
