@@ -10,8 +10,10 @@ and only acts where the upstream defect is actually present.
 2. mmengine 0.10.7 checkpoints pickle message-hub objects (``HistoryBuffer`` with bound methods,
    numpy arrays and scalars) that ``weights_only=True`` refuses. ``SurgVistaRunner`` writes plain
    containers instead and reads mmengine-format files with exactly those types allowed
-   (``surgvista_mm.engine.checkpoint_io``); nothing is ever loaded with ``weights_only=False``.
-   Weight files (published, converted, teachers) go through :func:`load_external_weights`.
+   (``surgvista_mm.checkpoint.safe_load``); every checkpoint is loaded with
+   ``weights_only=True``.
+   Weight files (published, converted, teachers) go through
+   ``surgvista_mm.checkpoint.safe_load.load_external_weights``.
 3. mmengine's ``init_dist`` always calls ``torch.cuda.set_device`` ("Found no NVIDIA driver" on
    CPU machines under torchrun). :func:`init_cpu_distributed` initialises a ``gloo`` group first,
    after which mmengine skips its own initialisation.
@@ -28,7 +30,6 @@ and only acts where the upstream defect is actually present.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import sys
@@ -77,26 +78,6 @@ def silence_mmcv_lite_warning() -> None:
     """Ignore mmcv-lite's import-time warning about its missing compiled op (item 5)."""
     import warnings
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-
-
-def load_external_weights(path: str, map_location: str | torch.device = 'cpu') -> Any:
-    """Load a weight file obtained from elsewhere with ``weights_only=True`` (never unpickles code).
-
-    Raises:
-        FileNotFoundError: naming the file when it does not exist.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'weight file not found: {path!r}')
-    try:
-        # published research checkpoints store their argparse options next to the weights
-        # (SurgVISTA's `args`); a Namespace holds plain values and is safe to allow.
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle errors carry unhelpful messages: name the file
-        raise RuntimeError(
-            f'could not load {path!r} with weights_only=True ({type(exc).__name__}: '
-            f'{str(exc).splitlines()[0] if str(exc) else ""}). Weight files may only hold '
-            'tensors and plain values; nothing else is unpickled (it could run code).') from exc
 
 
 def init_cpu_distributed(backend: str = 'gloo', timeout_s: Optional[float] = None) -> bool:

@@ -132,7 +132,7 @@ def test_external_weights_with_argparse_options_load_safely(tmp_path):
     """Published checkpoints store an argparse Namespace beside the weights (spec section 6)."""
     import argparse
 
-    from surgvista_mm.compat import load_external_weights
+    from surgvista_mm.checkpoint.safe_load import load_external_weights
     path = tmp_path / 'published.pth'
     torch.save({'model': {'w': torch.ones(2)}, 'args': argparse.Namespace(lr=1e-3, name='x')},
                path)

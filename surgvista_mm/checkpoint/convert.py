@@ -30,6 +30,7 @@ import torch
 
 from .natural import ALLOWED_MISSING as NATURAL_ALLOWED_MISSING
 from .natural import CONVERTERS as NATURAL_CONVERTERS
+from .safe_load import load_checkpoint_file, load_external_weights
 from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 
 KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl',
@@ -222,11 +223,9 @@ def convert_file(src: str, dst: str, kind: str,
     ``target`` is a shape mapping, or a callable ``(kind, source_state) -> shapes`` (e.g.
     :func:`surgvista_mm.checkpoint.default_target`), or None (no check).
     """
-    from surgvista_mm.compat import load_external_weights
     if os.path.exists(dst) and not force:
         raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
     if kind == 'surgvista-mm':
-        from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
         raw = load_checkpoint_file(src)
     else:
         raw = load_external_weights(src)

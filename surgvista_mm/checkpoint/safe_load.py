@@ -35,8 +35,8 @@ from mmengine.logging import HistoryBuffer
 _TAG = '__surgvista_mm_type__'
 _HISTORY_METHODS = ('min', 'max', 'current', 'mean')
 
-__all__ = ['to_plain', 'from_plain', 'load_checkpoint_file', 'CheckpointLoadError',
-           'MMENGINE_SAFE_GLOBALS']
+__all__ = ['to_plain', 'from_plain', 'load_checkpoint_file', 'load_external_weights',
+           'CheckpointLoadError', 'MMENGINE_SAFE_GLOBALS']
 
 
 class CheckpointLoadError(RuntimeError):
@@ -152,6 +152,36 @@ _LOAD_GLOBALS: List[Union[Callable, Tuple[Callable, str]]] = [argparse.Namespace
 _ALLOWED_NAMES = {'builtins.getattr', 'argparse.Namespace'}
 
 
+def _load_weights_only(path: str, map_location: Any, allowed: list, allowed_names: set,
+                       what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` with exactly the globals ``allowed``.
+
+    Raises:
+        FileNotFoundError: naming the file.
+        CheckpointLoadError: naming the file and, when the file pickles objects outside
+            ``allowed_names`` / ``allowed``, which ones.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path!r}')
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        detail = f'{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}'
+        try:
+            unsafe = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+                            - allowed_names)
+        except Exception:  # not a torch zip file (e.g. truncated): report the load error
+            unsafe = []
+        if unsafe:
+            detail = (f'it pickles Python objects that are not weights ({", ".join(unsafe[:8])}'
+                      f'{" ..." if len(unsafe) > 8 else ""}); loading them could run code')
+        raise CheckpointLoadError(
+            f'refused to load {path!r} with weights_only=True: {detail}. Checkpoints written by '
+            'surgvista_mm and published weight files load without any option; convert other '
+            'files to a plain state dict where they were made.') from exc
+
+
 def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
     """Load a checkpoint with ``torch.load(weights_only=True)`` and undo :func:`to_plain`.
 
@@ -164,23 +194,19 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
         FileNotFoundError: naming the file.
         CheckpointLoadError: naming the file and, when the file pickles objects, which ones.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path!r}')
-    try:
-        with torch.serialization.safe_globals(_LOAD_GLOBALS):
-            raw = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        detail = f'{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}'
-        try:
-            unsafe = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-                            - _ALLOWED_NAMES)
-        except Exception:  # not a torch zip file (e.g. truncated): report the load error
-            unsafe = []
-        if unsafe:
-            detail = (f'it pickles Python objects that are not weights ({", ".join(unsafe[:8])}'
-                      f'{" ..." if len(unsafe) > 8 else ""}); loading them could run code')
-        raise CheckpointLoadError(
-            f'refused to load {path!r} with weights_only=True: {detail}. Checkpoints written by '
-            'surgvista_mm and published weight files load without any option; convert other '
-            'files to a plain state dict where they were made.') from exc
-    return from_plain(raw)
+    return from_plain(_load_weights_only(path, map_location, _LOAD_GLOBALS, _ALLOWED_NAMES,
+                                         'checkpoint'))
+
+
+def load_external_weights(path: str, map_location: Any = 'cpu') -> Any:
+    """Load a weight file obtained from elsewhere (published, converted, a teacher) with
+    ``weights_only=True``: tensors and plain values, plus ``argparse.Namespace`` (published
+    research checkpoints such as SurgVISTA's store their options as ``args``). mmengine's
+    training-state objects are not allowed here; nothing else is unpickled (it could run code).
+
+    Raises:
+        FileNotFoundError: naming the file.
+        CheckpointLoadError: naming the file and what it pickles.
+    """
+    return _load_weights_only(path, map_location, [argparse.Namespace], {'argparse.Namespace'},
+                              'weight file')

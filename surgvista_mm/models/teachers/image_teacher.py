@@ -9,7 +9,7 @@ from timm.layers import Mlp
 from torch import nn
 
 from surgvista_mm.checkpoint.state_dict import check_state_dict, strip_prefix, unwrap_state_dict
-from surgvista_mm.compat import load_external_weights
+from surgvista_mm.checkpoint.safe_load import load_external_weights
 from surgvista_mm.registry import MODELS
 from ..utils.transformer import attention
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer

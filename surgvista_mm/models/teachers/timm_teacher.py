@@ -7,7 +7,7 @@ import torch
 from mmengine.logging import print_log
 
 from surgvista_mm.checkpoint.state_dict import check_state_dict, strip_prefix, unwrap_state_dict
-from surgvista_mm.compat import load_external_weights
+from surgvista_mm.checkpoint.safe_load import load_external_weights
 from surgvista_mm.registry import MODELS
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 
