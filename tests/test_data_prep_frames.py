@@ -137,3 +137,32 @@ def test_crop_margin_is_applied_to_every_frame(tmp_path):
     summary = json.loads((tmp_path / 'o' / 'v' / '.summary.json').read_text())
     x0, y0, x1, y1 = summary['crop_box']
     assert abs(x0 - 20) <= 2 and abs(y0 - 16) <= 2 and abs(x1 - 84) <= 2 and abs(y1 - 64) <= 2
+
+
+def test_frames_carry_restart_markers_and_old_records_still_match(videos, tmp_path):
+    """Extracted JPEGs have a restart marker every MCU by default (the loader's window
+    decode then applies; pixels are those of a marker-free encode), ``--restart-interval 0``
+    writes none, and a folder recorded before the option existed counts as interval 0."""
+    from surgvista_mm.datasets.transforms.jpeg_restart import restart_layout
+    src = str(videos / 'clipA.mp4')
+    out = tmp_path / 'frames'
+    assert extract_frames([src], str(out), ExtractOptions(quality=90), progress=False).done
+    data = (out / 'clipA' / '000002.jpg').read_bytes()
+    layout = restart_layout(data)
+    assert layout is not None and layout.interval == 1
+    plain_dir = tmp_path / 'plain'
+    opts0 = ExtractOptions(quality=90, restart_interval=0)
+    assert extract_frames([src], str(plain_dir), opts0, progress=False).done
+    plain = (plain_dir / 'clipA' / '000002.jpg').read_bytes()
+    assert restart_layout(plain) is None and len(plain) < len(data)
+    decode = lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)  # noqa: E731
+    assert np.array_equal(decode(plain), decode(data))  # same coefficients, same pixels
+    for name in ('.params.json', '.summary.json'):  # as written before the option existed
+        path = plain_dir / 'clipA' / name
+        rec = json.loads(path.read_text())
+        params = rec.get('params', rec)
+        params.pop('restart_interval')
+        path.write_text(json.dumps(rec))
+    assert extract_frames([src], str(plain_dir), opts0, progress=False).skipped == ['clipA']
+    with pytest.raises(ValueError, match='restart_interval'):
+        ExtractOptions(restart_interval=-1)

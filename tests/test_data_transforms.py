@@ -112,6 +112,27 @@ def test_pack():
         TRANSFORMS.build(dict(type='PackSurgVistaInputs'))(dict(video_id='v'))
 
 
+def test_pack_fast_and_general_paths_agree():
+    """The cv2.split path (uint8, OpenCV-compatible strides) and the numpy path give the same
+    C-contiguous [C, T, H, W] clip, for plain, cropped (row-strided), flipped (negative
+    stride), 4-channel and float frames."""
+    pack = TRANSFORMS.build(dict(type='PackSurgVistaInputs'))
+    rng = np.random.default_rng(0)
+    base = [rng.integers(0, 256, (12, 14, 3), dtype=np.uint8) for _ in range(5)]
+    cases = {'plain': base, 'roi': [b[2:9, 3:12] for b in base],
+             'flip': [b[:, ::-1] for b in base],
+             'rgba': [np.dstack([b, b[..., :1]]) for b in base],
+             'float': [b.astype(np.float32) + 0.25 for b in base]}
+    for name, imgs in cases.items():
+        ref = np.stack(imgs).transpose(3, 0, 1, 2)
+        x = pack(dict(imgs=imgs))['inputs']
+        assert x.dtype == torch.uint8 and x.is_contiguous(), name
+        assert x.shape == ref.shape, name
+        assert np.array_equal(x.numpy(), np.clip(ref, 0, 255).astype(np.uint8)), name
+    with pytest.raises(ValueError, match=r"frames \[H, W, C\].*video 'v'"):
+        pack(dict(imgs=[np.zeros((4, 4), np.uint8)], video_id='v'))
+
+
 def test_reuse_with_mmaction_pipeline():
     """The crop also runs inside an mmaction2-style pipeline (no rng key) before FormatShape."""
     from mmengine.dataset import Compose

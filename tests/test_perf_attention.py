@@ -54,3 +54,42 @@ def test_module_argument():
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 9, 16)
     torch.testing.assert_close(a(x), b(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(not __import__('surgvista_mm.models.utils.linear', fromlist=['x'])
+                    .onednn_linear_available(), reason='no oneDNN linear op')
+def test_onednn_attention_matches_sdpa_forward_and_backward():
+    """Blocked oneDNN attention (flash-style backward) = SDPA, on q/k/v views of one qkv
+    tensor (as QVBiasAttention makes them), with a block size that leaves a partial block and
+    the expanded gradient of a sum."""
+    from surgvista_mm.models.utils.onednn_attention import onednn_attention
+    g = torch.Generator().manual_seed(0)
+    qkv = torch.randn(2, 37, 3, 3, 8, generator=g).permute(2, 0, 3, 1, 4)
+    a = [t.clone().requires_grad_(True) for t in qkv.unbind(0)]
+    b = [t.clone().requires_grad_(True) for t in qkv.unbind(0)]
+    out = onednn_attention(*a, 8 ** -0.5, block=16)
+    ref = torch.nn.functional.scaled_dot_product_attention(*b, scale=8 ** -0.5)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    # the caller's transpose(1, 2).reshape(B, N, C) is a view, not a copy
+    assert out.transpose(1, 2).is_contiguous()
+    out.sum().backward()
+    ref.sum().backward()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(onednn_attention(*a, 8 ** -0.5, block=5), ref,
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='no attention dropout'):
+        attention(*a, 8 ** -0.5, dropout_p=0.1, impl='onednn')
+    with pytest.raises(ValueError, match='float32 CPU'):
+        onednn_attention(*(t.double() for t in a), 1.0)
+
+
+def test_auto_picks_onednn_for_long_float32_sequences():
+    from surgvista_mm.models.utils.linear import onednn_linear_available
+    from surgvista_mm.models.utils.transformer import ONEDNN_MIN_TOKENS
+    long_q = torch.zeros(1, 1, ONEDNN_MIN_TOKENS, 8)
+    assert choose_attention(long_q) == ('onednn' if onednn_linear_available() else 'sdpa')
+    assert choose_attention(long_q, dropout_p=0.1) == 'sdpa'  # attention dropout: SDPA
+    assert choose_attention(long_q.double()) == 'sdpa'
+    assert choose_attention(torch.zeros(1, 1, ONEDNN_MIN_TOKENS - 1, 8)) == 'sdpa'

@@ -203,3 +203,63 @@ def test_pretrain_config_uses_the_fast_loader():
     first = TRANSFORMS.build(cfg.train_pipeline[0])
     assert type(first).__name__ == 'SurgicalFrameCropLoader' and first.turbo is not None
     assert first.crop.input_size == (224, 224) and first.crop.num_fixed_crops == 13
+
+
+def _jpeg_rst(img, interval, sampling='420', quality=90):
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_RST_INTERVAL, interval]
+    if sampling != 'gray':
+        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[sampling]]
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    ok, buf = cv2.imencode('.jpg', img, params)
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize('sampling,interval', [('420', 1), ('420', 3), ('420', 9),
+                                               ('422', 1), ('444', 1), ('444', 17), ('gray', 1)])
+def test_restart_window_decode_equals_full_decode(turbo, sampling, interval):
+    """With restart markers every ``interval`` MCUs (dividing a row's MCUs), only the
+    segments around the box are decoded: the same pixels as a full decode, for random boxes
+    on and off the MCU grid, at the image's edges, with partial MCUs (133 x 77 pixels: 9 MCUs
+    per row at 4:2:0, 17 at 4:4:4 / gray)."""
+    from surgvista_mm.datasets.transforms.jpeg_restart import restart_layout, window_jpeg
+    img = _image(77, 133, seed=3)
+    data = _jpeg_rst(img, interval, sampling)
+    layout = restart_layout(data)
+    assert layout is not None and layout.interval == interval
+    assert layout.mcus_per_row * layout.mcu_rows // interval == len(layout.starts)
+    full = turbo.decode(data, use_restarts=False)
+    rng = np.random.default_rng(1)
+    boxes = [(0, 0, 133, 77), (0, 0, 5, 5), (128, 72, 5, 5), (40, 30, 40, 20), (17, 0, 16, 77)]
+    for _ in range(150):
+        w, h = int(rng.integers(1, 134)), int(rng.integers(1, 78))
+        boxes.append((int(rng.integers(0, 134 - w)), int(rng.integers(0, 78 - h)), w, h))
+    smaller = 0
+    for x, y, w, h in boxes:
+        sub, x0, y0 = window_jpeg(data, layout, (x, y, w, h))
+        smaller += len(sub) < len(data)
+        assert x0 <= x and y0 <= y
+        got = turbo.decode(data, (x, y, w, h))
+        ref = full[y:y + h, x:x + w]
+        assert np.array_equal(got.reshape(ref.shape), ref), (sampling, interval, (x, y, w, h))
+    assert smaller > len(boxes) // 3  # windows really were cut out
+
+
+def test_restart_layout_refuses_what_it_cannot_cut(turbo):
+    from surgvista_mm.datasets.transforms.jpeg_restart import restart_layout
+    img = _image(77, 133, seed=4)
+    assert restart_layout(_jpeg(img)) is None                       # no restart markers
+    assert restart_layout(_jpeg_rst(img, 2)) is None                # 2 does not divide 9 MCUs
+    ok, prog = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1,
+                                          cv2.IMWRITE_JPEG_RST_INTERVAL, 1])
+    assert restart_layout(prog.tobytes()) is None                   # progressive
+    data = bytearray(_jpeg_rst(img, 1))
+    pos = bytes(data).rfind(b'\xff\xd3')
+    data[pos + 1] = 0x00                                            # a marker lost
+    assert restart_layout(bytes(data)) is None
+    assert restart_layout(b'not a jpeg') is None
+    # the ordinary path still decodes what the window path declines, exactly
+    plain = _jpeg(img)
+    assert np.array_equal(turbo.decode(plain, (10, 10, 30, 30)),
+                          turbo.decode(plain)[10:40, 10:40])

@@ -57,6 +57,11 @@ class ExtractOptions:
         crop_margin: crop the black margin (one box per video, see ``margin_box``).
         quality: JPEG quality (1-100); ignored for PNG.
         image_ext: ``'jpg'`` or ``'png'`` (lossless).
+        restart_interval: JPEG restart marker every this many MCUs (0: none). With 1 (the
+            default) the pre-training loader decodes only the restart segments around its
+            crop (``datasets/transforms/jpeg_restart.py``: same pixels, 1.3-1.7x faster per
+            frame here) for files ~6-12 % larger; folders extracted before this option were
+            written without markers (recorded as 0).
     """
 
     fps: float = 1.0
@@ -64,6 +69,7 @@ class ExtractOptions:
     crop_margin: bool = False
     quality: int = 95
     image_ext: str = 'jpg'
+    restart_interval: int = 1
 
     def __post_init__(self) -> None:
         if not self.fps > 0:
@@ -72,6 +78,9 @@ class ExtractOptions:
             raise ValueError(f'short_side must be positive, got {self.short_side}')
         if not 1 <= self.quality <= 100:
             raise ValueError(f'quality must be in 1..100, got {self.quality}')
+        if not 0 <= self.restart_interval <= 65535:
+            raise ValueError(f'restart_interval must be in 0..65535 MCUs, got '
+                             f'{self.restart_interval}')
         if self.image_ext not in ('jpg', 'png'):
             raise ValueError(f"image_ext must be 'jpg' or 'png', got {self.image_ext!r}")
 
@@ -174,7 +183,9 @@ def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
 
 def _encode(img: np.ndarray, opts: ExtractOptions, where: str) -> bytes:
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    params = [cv2.IMWRITE_JPEG_QUALITY, opts.quality] if opts.image_ext == 'jpg' else []
+    params = [cv2.IMWRITE_JPEG_QUALITY, opts.quality,
+              cv2.IMWRITE_JPEG_RST_INTERVAL, opts.restart_interval] \
+        if opts.image_ext == 'jpg' else []
     ok, buf = cv2.imencode('.' + opts.image_ext, bgr, params)
     if not ok:
         raise RuntimeError(f'cannot encode {where}')
@@ -221,9 +232,11 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     started = _read_json(osp.join(vdir, PARAMS))
     if not force:
         for what, rec in (('extracted', summary), ('started', started)):
-            if rec is not None and rec.get('params', rec) != params:
+            # records from before the restart_interval option: written without markers
+            old = None if rec is None else {'restart_interval': 0, **rec.get('params', rec)}
+            if old is not None and old != params:
                 raise FileExistsError(f'{vdir} was {what} with other options '
-                                      f'({rec.get("params", rec)}, now {params}); pass --force '
+                                      f'({old}, now {params}); pass --force '
                                       'to extract it again')
         if summary is not None:
             return 'skipped', summary

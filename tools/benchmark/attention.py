@@ -10,11 +10,15 @@ autocast), times
   here, flash / memory-efficient / cuDNN on CUDA);
 - ``sdpa-math``: SDPA restricted to its math backend;
 - ``math``: the explicit ``softmax(q k^T * scale) v`` path (matmuls in the autocast dtype,
-  softmax in float32 under autocast).
+  softmax in float32 under autocast);
+- ``onednn`` (float32 on CPU): oneDNN GEMMs in query blocks with a flash-style backward
+  (``models.utils.onednn_attention``).
+
+The last column is what 'auto' picks for that shape and dtype, and its ratio to ``sdpa``.
 
 Medians of ``--reps`` alternating repetitions; prints ms and the ratio to ``sdpa``.
 
-    OMP_NUM_THREADS=2 python tools/benchmark/attention.py [--device cpu] [--reps 5]
+    OMP_NUM_THREADS=1 python tools/benchmark/attention.py [--device cpu] [--reps 5]
 """
 from __future__ import annotations
 
@@ -43,17 +47,22 @@ def main(argv=None) -> None:
     parser.add_argument('--reps', type=int, default=5)
     parser.add_argument('--no-backward', action='store_true', help='forward only (teacher)')
     args = parser.parse_args(argv)
-    from surgvista_mm.models.utils.transformer import attention
+    from surgvista_mm.models.utils.transformer import attention, choose_attention
     device = torch.device(args.device)
     print(f'attention fwd{"" if args.no_backward else "+bwd"} ms on {device}, '
           f'torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.reps}')
-    print(f'{"shape":<27}{"dtype":<7}{"sdpa":>9}{"sdpa-math":>11}{"math":>9}   best')
+    print(f'{"shape":<27}{"dtype":<7}{"sdpa":>9}{"sdpa-math":>11}{"math":>9}{"onednn":>9}'
+          '   best   auto picks')
     for name, (b, h, n, d) in SHAPES.items():
         for dtype in (None, torch.bfloat16):
             # under autocast q, k, v come out of the qkv Linear in the autocast dtype
-            q, k, v = (torch.randn(b, h, n, d, device=device, dtype=dtype or torch.float32,
-                                   requires_grad=True) for _ in range(3))
-            times = {impl: [] for impl in ('sdpa', 'sdpa-math', 'math')}
+            # views of one [B, N, 3, heads, D] qkv output, as QVBiasAttention makes them
+            qkv = torch.randn(b, n, 3, h, d, device=device, dtype=dtype or torch.float32,
+                              requires_grad=True)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+            impls = ('sdpa', 'sdpa-math', 'math') + (
+                ('onednn',) if dtype is None and device.type == 'cpu' else ())
+            times = {impl: [] for impl in impls}
             for rep in range(args.reps + 1):
                 for impl in times:
                     with torch.autocast(device.type, dtype=dtype or torch.float32,
@@ -68,9 +77,14 @@ def main(argv=None) -> None:
                             times[impl].append(1e3 * (time.perf_counter() - t))
             med = {k_: statistics.median(v_) for k_, v_ in times.items()}
             best = min(med, key=med.get)
+            with torch.autocast(device.type, dtype=dtype or torch.float32,
+                                enabled=dtype is not None):
+                auto = choose_attention(q)
+            onednn = f'{med["onednn"]:>9.1f}' if 'onednn' in med else f'{"-":>9}'
             print(f'{name:<27}{"bf16" if dtype else "fp32":<7}{med["sdpa"]:>9.1f}'
-                  f'{med["sdpa-math"]:>11.1f}{med["math"]:>9.1f}   {best} '
-                  f'({med["sdpa"] / med[best]:.2f}x sdpa)')
+                  f'{med["sdpa-math"]:>11.1f}{med["math"]:>9.1f}{onednn}   {best} '
+                  f'({med["sdpa"] / med[best]:.2f}x sdpa)   {auto} '
+                  f'({med["sdpa"] / med[auto]:.2f}x sdpa)')
 
 
 if __name__ == '__main__':

@@ -12,7 +12,8 @@ names the attention kernels a profiled forward ran (``aten::*attention*`` ops, o
 Variants: ``fp32`` / ``bf16`` (autocast; the teacher under its own autocast switch) with the
 model's default attention ('auto': chosen per device / dtype), ``*-sdpa`` forcing
 ``F.scaled_dot_product_attention`` (the previous default), ``*-math`` forcing the explicit
-path, ``*-compile`` (``torch.compile`` of the model, as mmengine's ``compile=True``), and
+path, ``*-blas`` computing every Linear with ``F.linear`` (PyTorch's BLAS, MKL, instead of
+the default oneDNN path for float32 on CPU; ``models.utils.linear``), ``*-compile`` (``torch.compile`` of the model, as mmengine's ``compile=True``), and
 ``*-base``: the same step run with another checkout's package (``--baseline DIR``, e.g. the
 code before the performance work), for a ratio measured alternately in the same run.
 
@@ -52,11 +53,13 @@ def parse_variant(name: str) -> Dict:
         raise ValueError(f'unknown precision in variant {name!r}')
     rest = parts[1] if len(parts) > 1 else ''
     out = dict(dtype=PRECISIONS[parts[0]], attn=None, compile=False, base=False,
-               precision=parts[0])
+               precision=parts[0], blas=False)
     if rest == 'base':
         out['base'] = True
     elif rest == 'compile':
         out['compile'] = True
+    elif rest == 'blas':
+        out['blas'] = True
     elif rest in ATTN:
         out['attn'] = ATTN[rest]
     else:
@@ -108,6 +111,9 @@ def run_variant(name: str, steps: int, batch: int, device_name: str, root: str,
     if var['attn']:
         for key in ('backbone', 'pixel_decoder', 'distill_decoder'):
             model_cfg[key]['fused_attn'] = var['attn']
+    if var['blas']:  # every Linear through F.linear (PyTorch's BLAS path), not oneDNN
+        for key in ('backbone', 'pixel_decoder', 'distill_decoder', 'teacher'):
+            model_cfg[key]['linear_impl'] = 'torch'
     model = MODELS.build(model_cfg).to(device)
     opt_cfg = dict(cfg.optim_wrapper.optimizer)
     opt_type = opt_cfg.pop('type')

@@ -2,7 +2,8 @@
 """Extract 1-fps frames (frame k = native frame round(k x fps)) from video files.
 
     python tools/data/extract_frames.py INPUT... --out DIR [--fps 1] [--short-side N]
-        [--crop-margin] [--quality Q] [--png] [--workers N] [--skip-bad] [--force]
+        [--crop-margin] [--quality Q] [--restart-interval N] [--png] [--workers N]
+        [--skip-bad] [--force]
 
 INPUT: video files, folders of videos (searched recursively) or @list.txt (one path per line).
 Writes DIR/<video_id>/000000.jpg, 000001.jpg, ... (video_id = file stem) and DIR/manifest.json
@@ -34,6 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='crop the black margin: resize to height 300, grey > 15, median blur 19, '
                         'bounding box over 20 sampled frames (one box per video)')
     p.add_argument('--quality', type=int, default=95, help='JPEG quality (default 95)')
+    p.add_argument('--restart-interval', type=int, default=1,
+                   help='JPEG restart marker every N MCUs (default 1: the pre-training loader '
+                        'then decodes only the restart segments around its crop, same pixels, '
+                        'files ~6-12%% larger; 0: no markers)')
     p.add_argument('--png', action='store_true', help='write lossless PNG frames instead')
     p.add_argument('--workers', type=int, default=1, help='parallel processes (videos)')
     p.add_argument('--skip-bad', action='store_true',
@@ -47,7 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     opts = ExtractOptions(fps=args.fps, short_side=args.short_side, crop_margin=args.crop_margin,
-                          quality=args.quality, image_ext='png' if args.png else 'jpg')
+                          quality=args.quality, image_ext='png' if args.png else 'jpg',
+                          restart_interval=args.restart_interval)
     report = extract_frames(args.inputs, args.out, opts, workers=args.workers, force=args.force,
                             source=args.source)
     print(f'{len(report.done)} extracted, {len(report.skipped)} already complete, '

@@ -277,6 +277,7 @@ class SurgicalFrameCropLoader(BaseTransform):
         return results
 
     def _decode_turbo(self, results: Dict, datas: List[bytes], inds: np.ndarray):
+        from .jpeg import JpegSizeError
         vid = results['video_id']
         try:
             hdr = self.turbo.header(datas[0])
@@ -299,11 +300,11 @@ class SurgicalFrameCropLoader(BaseTransform):
         frames = []
         for k, data in zip(inds.tolist(), datas):
             try:
-                if self.turbo.header(data)[:2] != (img_w, img_h):
-                    raise ValueError(f'size differs from frame {int(inds[0])}\'s '
-                                     f'{img_w}x{img_h}')
-                crop = self.turbo.decode(data, dbox, m, reuse_buffer=True)
+                crop = self.turbo.decode(data, dbox, m, reuse_buffer=True,
+                                         expect_size=(img_w, img_h))
             except ValueError as e:
+                if isinstance(e, JpegSizeError):
+                    e = ValueError(f"{e}, frame {int(inds[0])}'s size")
                 path = self._frame_path(results, k)
                 raise UndecodableMediaError(f'frame {k} of video {vid!r} cannot be decoded: '
                                             f'{path} ({e})', path, vid, k) from e

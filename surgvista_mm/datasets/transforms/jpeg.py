@@ -76,6 +76,10 @@ def find_libturbojpeg() -> Optional[str]:
     return ctypes.util.find_library('turbojpeg')
 
 
+class JpegSizeError(ValueError):
+    """A JPEG's size is not the ``expect_size`` given to :meth:`TurboJpeg.decode`."""
+
+
 class TurboJpeg:
     """Header reading and region / scaled decoding with libjpeg-turbo's TurboJPEG 3 API.
 
@@ -164,7 +168,9 @@ class TurboJpeg:
         return JpegHeader(width, height, sub, mcu_w, mcu_h)
 
     def decode(self, data: bytes, box: Optional[Tuple[int, int, int, int]] = None,
-               scale_num: int = 8, reuse_buffer: bool = False) -> np.ndarray:
+               scale_num: int = 8, reuse_buffer: bool = False,
+               expect_size: Optional[Tuple[int, int]] = None,
+               use_restarts: bool = True) -> np.ndarray:
         """Decode ``data`` (JPEG bytes) to RGB, only the rectangle ``box``, at scale ``M/8``.
 
         Args:
@@ -175,16 +181,26 @@ class TurboJpeg:
             scale_num: ``M`` of the DCT scale ``M/8`` (8: full size; 1..16 per libjpeg-turbo).
             reuse_buffer: decode into this thread's scratch buffer (no page faults of a fresh
                 allocation); the result is then a view that the next call overwrites.
+            expect_size: ``(width, height)`` the image must have (checked on the header this
+                call reads anyway), or None.
+            use_restarts: at scale 1, when the JPEG has restart markers at MCU-row (or finer)
+                intervals, decode only the restart segments around ``box``
+                (:mod:`.jpeg_restart`; same pixels, no Huffman decoding above the box).
 
         Returns:
             uint8 ``[h, w, 3]`` RGB (a view into a slightly wider decoded buffer, unless the box
             spans the image's width).
 
         Raises:
-            ValueError: undecodable data (libjpeg-turbo's message), CMYK images, or a box
-                outside the scaled image.
+            ValueError: undecodable data (libjpeg-turbo's message), CMYK images, a box
+                outside the scaled image, or a size other than ``expect_size``.
         """
         hdr = self.header(data)
+        if expect_size is not None and (hdr.width, hdr.height) != tuple(expect_size):
+            raise JpegSizeError(f'size differs: the image is {hdr.width}x{hdr.height}, '
+                                f'expected {expect_size[0]}x{expect_size[1]}')
+        if box is not None and scale_num == 8 and use_restarts:
+            data, box, hdr = self._restart_window(data, box, hdr)
         handle = self._handle()
         lib = self._lib
         if lib.tj3Get(handle, _TJPARAM_COLORSPACE) in (_TJCS_CMYK, _TJCS_YCCK):
@@ -224,6 +240,23 @@ class TurboJpeg:
                               _TJPF_RGB) != 0:
             raise self._error(handle, 'cannot decode JPEG')
         return out if region[2] == w else out[:, x - x0:x - x0 + w]
+
+    def _restart_window(self, data: bytes, box: Tuple[int, int, int, int], hdr: JpegHeader
+                        ) -> Tuple[bytes, Tuple[int, int, int, int], JpegHeader]:
+        """``(data, box, header)`` of the restart-segment window around ``box``, or the
+        arguments unchanged when ``data`` has no usable restart markers or the window would
+        be the whole image."""
+        from .jpeg_restart import restart_layout, window_jpeg
+        x, y, w, h = (int(v) for v in box)
+        if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > hdr.width or y + h > hdr.height:
+            return data, box, hdr  # the caller reports the bad box
+        layout = restart_layout(data)
+        if layout is None or (layout.width, layout.height) != (hdr.width, hdr.height):
+            return data, box, hdr
+        sub, x0, y0 = window_jpeg(data, layout, (x, y, w, h))
+        if len(sub) >= len(data) - 2:
+            return data, box, hdr  # the window is (nearly) the whole image
+        return sub, (x - x0, y - y0, w, h), self.header(sub)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(lib_path={self.lib_path!r})'

@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from surgvista_mm.registry import MODELS
+from ..utils.linear import Linear
 
 
 @MODELS.register_module()
@@ -55,7 +56,7 @@ class SurgVistaClsHead(BaseModule):
         self.loss_weight = loss_weight
         self.fc_norm = nn.LayerNorm(in_channels, eps=norm_eps)
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
-        self.head = nn.Linear(in_channels, num_classes)
+        self.head = Linear(in_channels, num_classes)
         nn.init.trunc_normal_(self.head.weight, std=0.02)
         with torch.no_grad():
             self.head.weight.mul_(init_scale)

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from surgvista_mm.registry import MODELS
+from ..utils.linear import Linear
 from ..utils.pos_embed import build_pos_table
 from ..utils.tokens import gather_tokens, split_indices
 from ..utils.transformer import SurgVistaBlock, init_vit_weights
@@ -40,6 +41,8 @@ class SurgVistaDecoder(BaseModule):
         pos_embed_type: ``'sincos3d'`` or ``'sincos1d_videomae'``.
         fused_attn: attention implementation ('auto', True/'sdpa', False/'math', 'sdpa-math';
             see ``SurgVistaViT``).
+        linear_impl: GEMM implementation of every Linear ('auto', 'torch', 'onednn'; see
+            ``SurgVistaViT``).
         with_cp: activation checkpointing of each block while training.
         init_cfg: mmengine init config.
     """
@@ -49,24 +52,26 @@ class SurgVistaDecoder(BaseModule):
                  token_grid: Sequence[int] = (8, 14, 14), mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
                  pos_embed_type: str = 'sincos3d', fused_attn: Union[bool, str] = 'auto',
-                 with_cp: bool = False, init_cfg: Optional[Dict] = None) -> None:
+                 linear_impl: str = 'auto', with_cp: bool = False,
+                 init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(token_grid) != 3:
             raise ValueError(f'token_grid must be (T\', H\', W\'), got {token_grid!r}')
         self.token_grid = tuple(int(v) for v in token_grid)
         self.num_tokens = int(np.prod(self.token_grid))
         self.with_cp = with_cp
-        self.proj = nn.Linear(in_dims, embed_dims)
+        self.proj = Linear(in_dims, embed_dims, impl=linear_impl)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.register_buffer('pos_embed', build_pos_table(pos_embed_type, embed_dims,
                                                           self.token_grid), persistent=False)
         rates = np.linspace(0, drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList([
             SurgVistaBlock(embed_dims, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                           drop_path_rate=rate, norm_eps=norm_eps, fused_attn=fused_attn)
+                           drop_path_rate=rate, norm_eps=norm_eps, fused_attn=fused_attn,
+                           linear_impl=linear_impl)
             for rate in rates])
         self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.head = nn.Linear(embed_dims, out_dims)
+        self.head = Linear(embed_dims, out_dims, impl=linear_impl)
         self.apply(init_vit_weights)
         trunc_normal_(self.mask_token, std=0.02)
 

@@ -5,12 +5,12 @@ from typing import Optional
 
 import torch
 from mmengine.logging import print_log
-from timm.layers import Mlp
 from torch import nn
 
 from surgvista_mm.checkpoint.state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 from surgvista_mm.checkpoint.safe_load import load_external_weights
 from surgvista_mm.registry import MODELS
+from ..utils.linear import Linear, Mlp
 from ..utils.transformer import attention
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 
@@ -18,15 +18,15 @@ from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 class _QKVAttention(nn.Module):
     """Attention with separate ``q``, ``k``, ``v`` Linear layers (with bias) and ``proj``."""
 
-    def __init__(self, embed_dims: int, num_heads: int) -> None:
+    def __init__(self, embed_dims: int, num_heads: int, linear_impl: str) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
-        self.q = nn.Linear(embed_dims, embed_dims)
-        self.k = nn.Linear(embed_dims, embed_dims)
-        self.v = nn.Linear(embed_dims, embed_dims)
-        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.q = Linear(embed_dims, embed_dims, impl=linear_impl)
+        self.k = Linear(embed_dims, embed_dims, impl=linear_impl)
+        self.v = Linear(embed_dims, embed_dims, impl=linear_impl)
+        self.proj = Linear(embed_dims, embed_dims, impl=linear_impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -41,12 +41,13 @@ class _QKVAttention(nn.Module):
 
 
 class _TeacherBlock(nn.Module):
-    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float, norm_eps: float) -> None:
+    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float, norm_eps: float,
+                 linear_impl: str) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.attn = _QKVAttention(embed_dims, num_heads)
+        self.attn = _QKVAttention(embed_dims, num_heads, linear_impl)
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), linear_impl=linear_impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -85,6 +86,8 @@ class SurgVistaImageTeacher(BaseFrozenTeacher):
         checkpoint: weight file loaded in :meth:`init_weights` (dict under ``state_dict``,
             ``model`` or ``module``, or bare; ``head.*`` dropped, ``backbone.`` stripped).
         frame_stride, autocast, autocast_dtype: see :class:`BaseFrozenTeacher`.
+        linear_impl: GEMM implementation of every Linear ('auto': oneDNN for float32 on CPU;
+            'torch'; 'onednn'; see ``models.utils.linear``).
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_channels: int = 3,
@@ -92,7 +95,7 @@ class SurgVistaImageTeacher(BaseFrozenTeacher):
                  mlp_ratio: float = 4.0, norm_eps: float = 1e-5, final_norm_eps: float = 1e-6,
                  out_layer: int = -1, out_norm: bool = False, checkpoint: Optional[str] = None,
                  frame_stride: int = 2, autocast: bool = False,
-                 autocast_dtype: str = 'bfloat16') -> None:
+                 autocast_dtype: str = 'bfloat16', linear_impl: str = 'auto') -> None:
         super().__init__(frame_stride=frame_stride, autocast=autocast,
                          autocast_dtype=autocast_dtype)
         if img_size % patch_size:
@@ -105,8 +108,8 @@ class SurgVistaImageTeacher(BaseFrozenTeacher):
         self.patch_embed = _PatchEmbed2d(in_channels, embed_dims, patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, embed_dims))
-        self.blocks = nn.ModuleList([_TeacherBlock(embed_dims, num_heads, mlp_ratio, norm_eps)
-                                     for _ in range(depth)])
+        self.blocks = nn.ModuleList([_TeacherBlock(embed_dims, num_heads, mlp_ratio, norm_eps,
+                                                   linear_impl) for _ in range(depth)])
         self.norm = nn.LayerNorm(embed_dims, eps=final_norm_eps)
         self.freeze()
 

@@ -10,11 +10,14 @@ from typing import Union
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, Mlp
+from timm.layers import DropPath
 from torch import nn
 
+from .linear import Linear, Mlp, linear, onednn_linear_available
+from .onednn_attention import onednn_attention
 
-ATTENTION_IMPLS = ('auto', 'sdpa', 'sdpa-math', 'math')
+
+ATTENTION_IMPLS = ('auto', 'sdpa', 'sdpa-math', 'math', 'onednn')
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
@@ -28,20 +31,25 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
         impl: 'sdpa' (``F.scaled_dot_product_attention``, PyTorch picks the backend),
             'sdpa-math' (SDPA's math backend only), 'math' (explicit matmuls: under autocast
             they run in the autocast dtype; the softmax runs in the dtype autocast gives it:
-            float32 on CUDA, the logits' dtype on CPU), or 'auto'
+            float32 on CUDA, the logits' dtype on CPU), 'onednn' (float32 CPU only: oneDNN
+            GEMMs in query blocks, flash-style backward; :mod:`.onednn_attention`), or 'auto'
             (:func:`choose_attention`).
 
     Returns:
         ``[B, heads, N, head_dims]``.
     """
     if impl == 'auto':
-        impl = choose_attention(q)
+        impl = choose_attention(q, dropout_p)
     if impl == 'sdpa':
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
     if impl == 'sdpa-math':
         from torch.nn.attention import SDPBackend, sdpa_kernel
         with sdpa_kernel(SDPBackend.MATH):
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    if impl == 'onednn':
+        if dropout_p:
+            raise ValueError("attention impl 'onednn' has no attention dropout; use 'sdpa'")
+        return onednn_attention(q, k, v, scale)
     if impl == 'math':
         attn = (q * scale) @ k.transpose(-2, -1)
         attn = F.dropout(attn.softmax(dim=-1), p=dropout_p)
@@ -49,19 +57,27 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}')
 
 
-def choose_attention(q: torch.Tensor) -> str:
+def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
 
-    Measured with ``tools/benchmark/attention.py`` (forward + backward; README Benchmarks):
-    on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused choice there;
-    not measured in this project yet). On CPU under bf16/fp16 autocast the explicit path
-    ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every SurgVISTA shape
-    (1.1-1.9x, forward + backward); in float32 the CPU flash kernel ('sdpa') won at 1568
-    tokens (2-2.5x) and lost by 1.17x at 240 (a noisy run), so 'sdpa' is kept.
+    Measured with ``tools/benchmark/attention.py`` (forward + backward, 1 thread; README
+    Benchmarks): on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused
+    choice there; not measured in this project yet). On CPU under bf16/fp16 autocast the
+    explicit path ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every
+    SurgVISTA shape (1.2-3.2x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
+    beat the flash kernel at 1568 tokens (decoders, fine-tuning) and lost to it at 196-240
+    tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on.
     """
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
+    if (q.device.type == 'cpu' and q.dtype == torch.float32 and not dropout_p
+            and q.shape[-2] >= ONEDNN_MIN_TOKENS and onednn_linear_available()):
+        return 'onednn'
     return 'sdpa'
+
+
+#: shortest sequence for which 'auto' picks 'onednn' attention (float32, CPU)
+ONEDNN_MIN_TOKENS = 1024
 
 
 class QVBiasAttention(nn.Module):
@@ -76,11 +92,14 @@ class QVBiasAttention(nn.Module):
         fused_attn: True: ``F.scaled_dot_product_attention``; False: the explicit
             softmax(q k^T * scale) v reference path; or an :data:`ATTENTION_IMPLS` name
             ('auto': chosen per device / dtype by :func:`choose_attention`).
+        linear_impl: GEMM implementation of ``qkv`` and ``proj``, one of
+            :data:`~surgvista_mm.models.utils.linear.LINEAR_IMPLS` ('auto': oneDNN for float32
+            on CPU, see :mod:`surgvista_mm.models.utils.linear`).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
                  attn_drop: float = 0.0, proj_drop: float = 0.0,
-                 fused_attn: Union[bool, str] = True) -> None:
+                 fused_attn: Union[bool, str] = True, linear_impl: str = 'auto') -> None:
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
@@ -94,14 +113,14 @@ class QVBiasAttention(nn.Module):
                              f'got {fused_attn!r}')
         self.attn_impl = fused_attn
         self.attn_drop = attn_drop
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=False)
+        self.qkv = Linear(embed_dims, embed_dims * 3, bias=False, impl=linear_impl)
         if qkv_bias:
             self.q_bias = nn.Parameter(torch.zeros(embed_dims))
             self.v_bias = nn.Parameter(torch.zeros(embed_dims))
         else:
             self.q_bias = None
             self.v_bias = None
-        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj = Linear(embed_dims, embed_dims, impl=linear_impl)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +129,7 @@ class QVBiasAttention(nn.Module):
         bias = None
         if self.q_bias is not None:
             bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = F.linear(x, self.qkv.weight, bias)
+        qkv = linear(x, self.qkv.weight, bias, self.qkv.impl)
         qkv = qkv.reshape(batch, num_tokens, 3, self.num_heads, self.head_dims)
         qkv = qkv.permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, heads, N, head_dims] each
@@ -133,21 +152,22 @@ class SurgVistaBlock(nn.Module):
         drop_path_rate: stochastic depth probability of this block.
         norm_eps: LayerNorm epsilon.
         fused_attn: attention implementation (see :class:`QVBiasAttention`).
+        linear_impl: GEMM implementation of every Linear (see :class:`QVBiasAttention`).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, norm_eps: float = 1e-6,
-                 fused_attn: Union[bool, str] = True) -> None:
+                 fused_attn: Union[bool, str] = True, linear_impl: str = 'auto') -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.attn = QVBiasAttention(embed_dims, num_heads, qkv_bias=qkv_bias,
                                     attn_drop=attn_drop_rate, proj_drop=drop_rate,
-                                    fused_attn=fused_attn)
+                                    fused_attn=fused_attn, linear_impl=linear_impl)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
-        self.mlp = Mlp(in_features=embed_dims, hidden_features=int(embed_dims * mlp_ratio),
-                       act_layer=nn.GELU, drop=drop_rate)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio), drop=drop_rate,
+                       linear_impl=linear_impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[B, N, C]`` -> ``[B, N, C]``."""
