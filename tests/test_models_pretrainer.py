@@ -187,3 +187,26 @@ def test_timm_teacher(tmp_path):
     assert teacher(torch.randn(1, 3, 4, 32, 32)).shape == (1, 2 * 4, 192)
     with pytest.raises(KeyError, match='pretrained'):
         MODELS.build(dict(cfg, model_kwargs=dict(pretrained=True)))
+
+
+def test_autocast_teacher_stores_cast_weights_with_identical_features():
+    """With autocast the teacher keeps its Linear / Conv weights in the autocast dtype (cast
+    once, not at every call): its features equal, bit for bit, those of a float32 teacher run
+    under the same autocast; LayerNorms stay float32."""
+    from surgvista_mm.registry import MODELS
+    kw = dict(type='SurgVistaImageTeacher', img_size=32, patch_size=16, embed_dims=48,
+              depth=2, num_heads=3)
+    ref = MODELS.build(dict(kw))
+    cast = MODELS.build(dict(kw, autocast=True, autocast_dtype='bfloat16'))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.2)
+    cast.load_state_dict(ref.state_dict())
+    assert cast.blocks[0].mlp.fc1.weight.dtype == torch.bfloat16
+    assert cast.patch_embed.proj.weight.dtype == torch.bfloat16
+    assert cast.blocks[0].norm1.weight.dtype == torch.float32
+    assert cast.pos_embed.dtype == torch.float32
+    clip = torch.randn(2, 3, 4, 32, 32)
+    ref.autocast = True  # the float32 weights, cast by autocast at every call
+    torch.testing.assert_close(cast(clip), ref(clip), rtol=0, atol=0)

@@ -3,8 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from surgvista_mm.models.utils.linear import (LINEAR_IMPLS, Linear, Mlp, choose_linear, linear,
+from surgvista_mm.models.utils.linear import (LINEAR_IMPLS, Linear, choose_linear, linear,
                                               onednn_linear_available, set_linear_impl)
+from surgvista_mm.models.utils.recompute import Mlp, norm_linear
 
 needs_onednn = pytest.mark.skipif(not onednn_linear_available(),
                                   reason='this PyTorch has no oneDNN linear op')
@@ -146,7 +147,7 @@ def test_mlp_recomputes_gelu_with_the_same_gradients(impl):
     x_ref = x.detach().clone().requires_grad_(True)
     out, fused_bytes = _saved_bytes(lambda: mlp(x))
     out_ref, ref_bytes = _saved_bytes(lambda: ref(x_ref))
-    assert 'MlpRecomputeGelu' in type(out.grad_fn.next_functions[0][0]).__name__
+    assert '_NormMlp' in type(out.grad_fn.next_functions[0][0]).__name__
     torch.testing.assert_close(out, out_ref, rtol=1e-5, atol=1e-5)
     g = torch.randn(out.shape)
     out.backward(g)
@@ -170,3 +171,61 @@ def test_mlp_layer_by_layer_with_dropout_autocast_or_no_grad():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert mlp._recompute_impl(x) is None
         assert mlp(x).dtype == torch.bfloat16
+
+
+def _graph_names(t):
+    seen, stack, names = set(), [t.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(type(fn).__name__)
+        stack.extend(f for f, _ in fn.next_functions)
+    return names
+
+
+@pytest.mark.parametrize('impl', ['torch', 'auto'])
+def test_block_recomputes_norms_with_the_same_gradients(impl):
+    """A SurgVistaBlock on the float32 training path (LayerNorm fused into qkv and into the
+    MLP, both recomputed in backward) gives the float64 layer-by-layer block's output and
+    gradients."""
+    from surgvista_mm.models.utils.transformer import SurgVistaBlock
+    torch.manual_seed(0)
+    block = SurgVistaBlock(24, 3, fused_attn='sdpa', linear_impl=impl).train()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # non-trivial norms and biases
+    ref = SurgVistaBlock(24, 3, fused_attn='sdpa', linear_impl='torch').double().train()
+    ref.load_state_dict({k: v.double() for k, v in block.state_dict().items()})
+    x = torch.randn(2, 10, 24, requires_grad=True)
+    x64 = x.detach().double().requires_grad_(True)
+    out = block(x)
+    out64 = ref(x64)
+    names = _graph_names(out)
+    assert {'_NormLinearBackward', '_NormMlpBackward'} <= names, names
+    assert not {'_NormLinearBackward', '_NormMlpBackward'} & _graph_names(out64)
+    torch.testing.assert_close(out.double(), out64, rtol=1e-5, atol=1e-5)
+    g = torch.randn(out.shape)
+    out.backward(g)
+    out64.backward(g.double())
+    torch.testing.assert_close(x.grad.double(), x64.grad, rtol=1e-4, atol=1e-5)
+    for (name, p), p64 in zip(block.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad.double(), p64.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_norm_linear_falls_back_outside_the_training_path():
+    norm = nn.LayerNorm(8)
+    w, b = torch.randn(5, 8, requires_grad=True), torch.zeros(5)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        y = norm_linear(x, norm, w, b)
+    torch.testing.assert_close(y, torch.nn.functional.linear(norm(x), w, b), rtol=1e-5,
+                               atol=1e-5)
+    assert '_NormLinearBackward' in _graph_names(norm_linear(x, norm, w, b))
+    odd = nn.LayerNorm(8, elementwise_affine=False)  # not fusable: the plain path
+    assert '_NormLinearBackward' not in _graph_names(norm_linear(x, odd, w, b))
+    # exactly the normalised [3, 8] input is not stored
+    _, fused = _saved_bytes(lambda: norm_linear(x, norm, w, b, impl='torch'))
+    _, plain = _saved_bytes(lambda: linear(norm(x), w, b, impl='torch'))
+    assert plain - fused == 3 * 8 * 4

@@ -98,9 +98,9 @@ def run_variant(name: str, steps: int, batch: int, device_name: str) -> Dict:
                             enabled=dtype is not None):
             losses = model(**data, mode='loss')
         loss = sum(v for k, v in losses.items() if 'loss' in k)
+        loss.backward()  # then step and zero_grad, as mmengine's OptimWrapper.update_params:
+        optim.step()     # no gradients are alive during the next forward
         optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
 

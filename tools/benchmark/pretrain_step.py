@@ -145,9 +145,9 @@ def run_variant(name: str, steps: int, batch: int, device_name: str, root: str,
         with autocast():
             losses = run_model(**data, mode='loss')
         loss = sum(v for k, v in losses.items() if 'loss' in k)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # then step and zero_grad, as mmengine's OptimWrapper.update_params
         optim.step()
+        optim.zero_grad(set_to_none=True)
 
     t0 = time.perf_counter()
     step()  # warm-up (allocations, kernel selection, compilation)

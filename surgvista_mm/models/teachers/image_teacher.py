@@ -10,7 +10,8 @@ from torch import nn
 from surgvista_mm.checkpoint.state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 from surgvista_mm.checkpoint.safe_load import load_external_weights
 from surgvista_mm.registry import MODELS
-from ..utils.linear import Linear, Mlp
+from ..utils.linear import Linear
+from ..utils.recompute import Mlp
 from ..utils.transformer import attention
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 

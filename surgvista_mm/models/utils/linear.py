@@ -135,94 +135,13 @@ class Linear(nn.Linear):
         return f'{super().extra_repr()}, impl={self.impl!r}'
 
 
-def _mm_t(a: torch.Tensor, b_t: torch.Tensor, impl: str) -> torch.Tensor:
-    """``a @ b_t.T`` by ``impl`` ('onednn' or 'torch')."""
-    return _onednn_mm(a, b_t) if impl == 'onednn' else a @ b_t.t()
-
-
-class _MlpRecomputeGelu(torch.autograd.Function):
-    """``fc2(gelu(fc1(x)))`` that keeps ``x`` and ``fc1(x)`` for backward but not the GELU
-    output, recomputing it (one elementwise op) in backward: the same gradients with one
-    ``[tokens, hidden]`` activation less per block (19 MB per ViT-B block and 16x224^2 clip
-    in float32)."""
-
-    @staticmethod
-    def forward(ctx, x2d: torch.Tensor, w1: torch.Tensor,  # noqa: ANN001 - autograd ctx
-                b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
-                impl: str) -> torch.Tensor:
-        hidden = torch.addmm(b1, x2d, w1.t()) if impl == 'torch' else \
-            torch.ops.mkldnn._linear_pointwise(x2d, w1, b1, 'none', [], '')
-        act = F.gelu(hidden)
-        ctx.save_for_backward(x2d, w1, hidden, w2)
-        ctx.impl = impl
-        return torch.addmm(b2, act, w2.t()) if impl == 'torch' else \
-            torch.ops.mkldnn._linear_pointwise(act, w2, b2, 'none', [], '')
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205 - autograd signature
-        x2d, w1, hidden, w2 = ctx.saved_tensors
-        impl = ctx.impl
-        grad = grad.contiguous()
-        need = ctx.needs_input_grad
-        grad_w2 = _mm_t(grad.t(), F.gelu(hidden).t(), impl) if need[3] else None
-        grad_b2 = grad.sum(0) if need[4] else None
-        grad_h = torch.ops.aten.gelu_backward(_mm_t(grad, w2.t(), impl), hidden)
-        del hidden
-        grad_x = _mm_t(grad_h, w1.t(), impl) if need[0] else None
-        grad_w1 = _mm_t(grad_h.t(), x2d.t(), impl) if need[1] else None
-        grad_b1 = grad_h.sum(0) if need[2] else None
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2, None
-
-
-class Mlp(nn.Module):
-    """Transformer MLP ``fc2(drop(act(fc1(x))))`` then dropout, with :class:`Linear` layers
-    (the state-dict keys of timm's ``Mlp``: ``fc1``, ``fc2``).
-
-    While training in float32 without dropout (the SurgVISTA blocks), the GELU output is not
-    stored for backward but recomputed there (:class:`_MlpRecomputeGelu`: same values and
-    gradients, ~19 MB less per ViT-B block and 16x224^2 clip); under autocast, with dropout
-    or without grad the layers run one by one.
-
-    Args:
-        in_features: input / output width.
-        hidden_features: hidden width.
-        drop: dropout probability after the activation and after ``fc2``.
-        linear_impl: one of :data:`LINEAR_IMPLS`.
-    """
-
-    def __init__(self, in_features: int, hidden_features: int, drop: float = 0.0,
-                 linear_impl: str = 'auto') -> None:
-        super().__init__()
-        self.fc1 = Linear(in_features, hidden_features, impl=linear_impl)
-        self.act = nn.GELU()
-        self.drop1 = nn.Dropout(drop)
-        self.fc2 = Linear(hidden_features, in_features, impl=linear_impl)
-        self.drop2 = nn.Dropout(drop)
-
-    def _recompute_impl(self, x: torch.Tensor) -> Optional[str]:
-        """GEMM implementation of the GELU-recomputing path for ``x``, or None to run the
-        layers one by one (dropout, another activation, no grad, autocast, other dtypes)."""
-        p = self.drop1.p if self.training else 0.0
-        if not (p == 0.0 and type(self.act) is nn.GELU and self.act.approximate == 'none'
-                and torch.is_grad_enabled() and x.dtype == torch.float32
-                and self.fc1.weight.dtype == torch.float32 and self.fc1.bias is not None
-                and self.fc2.bias is not None and x.numel() > 0
-                and not torch.is_autocast_enabled(x.device.type)):
-            return None
-        best = choose_linear(x, self.fc1.weight)
-        impl = best if self.fc1.impl == 'auto' else self.fc1.impl
-        if impl == 'onednn' and best != 'onednn':
-            return None  # the layer-by-layer path raises the explicit error
-        return impl
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[..., in_features]`` -> same shape."""
-        impl = self._recompute_impl(x)
-        if impl is not None:
-            out = _MlpRecomputeGelu.apply(x.reshape(-1, x.shape[-1]), self.fc1.weight,
-                                          self.fc1.bias, self.fc2.weight, self.fc2.bias, impl)
-            return self.drop2(out.reshape(x.shape))
-        return self.drop2(self.fc2(self.drop1(self.act(self.fc1(x)))))
+def gemm_t(a: torch.Tensor, b_t: torch.Tensor, impl: str,
+           bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``a @ b_t.T (+ bias)`` for 2-D ``a`` ``[M, K]`` and ``b_t`` ``[N, K]`` (views are fine)
+    by ``impl``: 'onednn' or 'torch' (``addmm`` / ``mm``)."""
+    if impl == 'onednn':
+        return torch.ops.mkldnn._linear_pointwise(a, b_t, bias, 'none', [], '')
+    return a @ b_t.t() if bias is None else torch.addmm(bias, a, b_t.t())
 
 
 def set_linear_impl(module: nn.Module, impl: str) -> int:

@@ -6,15 +6,16 @@ Parameter layout (kept for checkpoint compatibility with the published models): 
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
-from .linear import Linear, Mlp, linear, onednn_linear_available
+from .linear import Linear, linear, onednn_linear_available
 from .onednn_attention import onednn_attention
+from .recompute import Mlp, norm_linear
 
 
 ATTENTION_IMPLS = ('auto', 'sdpa', 'sdpa-math', 'math', 'onednn')
@@ -123,13 +124,18 @@ class QVBiasAttention(nn.Module):
         self.proj = Linear(embed_dims, embed_dims, impl=linear_impl)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B, N, C]`` -> ``[B, N, C]``."""
+    def forward(self, x: torch.Tensor, norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
+        """``x`` ``[B, N, C]`` -> ``[B, N, C]``; ``norm`` (the block's LayerNorm) is applied
+        to ``x`` first, fused with the ``qkv`` projection (``recompute.norm_linear``: on the
+        float32 training path its output is recomputed in backward, not stored)."""
         batch, num_tokens, channels = x.shape
         bias = None
         if self.q_bias is not None:
             bias = torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
-        qkv = linear(x, self.qkv.weight, bias, self.qkv.impl)
+        if norm is not None:
+            qkv = norm_linear(x, norm, self.qkv.weight, bias, self.qkv.impl)
+        else:
+            qkv = linear(x, self.qkv.weight, bias, self.qkv.impl)
         qkv = qkv.reshape(batch, num_tokens, 3, self.num_heads, self.head_dims)
         qkv = qkv.permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, heads, N, head_dims] each
@@ -171,8 +177,8 @@ class SurgVistaBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[B, N, C]`` -> ``[B, N, C]``."""
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + self.drop_path(self.attn(x, self.norm1))
+        return x + self.drop_path(self.mlp(x, self.norm2))
 
 
 def init_vit_weights(module: nn.Module) -> None:
