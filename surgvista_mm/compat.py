@@ -27,6 +27,13 @@ and only acts where the upstream defect is actually present.
    on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` for
    ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
    with a clear message.
+7. PyTorch sends float32 CPU GEMMs to MKL, whose CPU dispatch runs AVX2 kernels on AMD
+   processors (half oneDNN's float32 throughput on this project's AVX-512 EPYC machine; also
+   inside PyTorch's CPU flash-attention kernel). Not a function here, because it is a choice of
+   kernel, not a patch: ``surgvista_mm.models.utils.linear`` (``impl='auto'``: oneDNN for
+   float32 CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32
+   CPU sequences) call oneDNN directly; ``linear_impl='torch'`` / ``fused_attn='sdpa'`` restore
+   PyTorch's defaults. Measured in docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -197,6 +197,8 @@ def attention_kernels(fn, autocast) -> str:  # noqa: ANN001
     for e in prof.key_averages():
         if 'attention' in e.key or e.key in ('aten::bmm', 'aten::_softmax'):
             names[e.key] = e.count
+        elif e.key == 'aten::logsumexp':  # only the blocked oneDNN attention uses it
+            names['onednn blocked attention (logsumexp)'] = e.count
     return ', '.join(f'{k.replace("aten::", "")} x{c}' for k, c in sorted(names.items())) or '-'
 
 

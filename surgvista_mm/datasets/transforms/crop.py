@@ -164,7 +164,9 @@ class SurgicalFrameCropLoader(BaseTransform):
     the first JPEG's header (the same draws, in the same order, as ``TSNMultiScaleCrop``) before
     any frame is decoded; then each frame's box (plus a margin of one iMCU column on each side,
     see ``jpeg.TurboJpeg.decode``) is decoded with libjpeg-turbo and resized once, straight to
-    ``input_size``. Frames stay uint8. With the default ``decoder='auto'`` and ``dct_scale=False``
+    ``input_size``. Frames stay uint8. On JPEGs with restart markers (``extract_frames.py``'s
+    default) only the restart segments around the box are decoded (``jpeg_restart``: no Huffman
+    decoding above the box either). With the default ``decoder='auto'`` and ``dct_scale=False``
     the output equals ``SurgicalFrameLoader`` followed by ``TSNMultiScaleCrop`` exactly (checked
     in ``tests/test_perf_jpeg.py``): libjpeg-turbo's region decode gives a full decode's pixels.
 
@@ -186,7 +188,7 @@ class SurgicalFrameCropLoader(BaseTransform):
             and back to host uint8 frames; within 1 level of the reference on CPU).
         dct_scale: also decode at the smallest DCT scale ``M/8`` whose crop still covers
             ``input_size`` (faster, **changes pixels**: the box is rescaled to the scaled
-            image, rounded to whole pixels; difference stated in README Benchmarks). Off by
+            image, rounded to whole pixels; difference stated in docs/benchmarks.md). Off by
             default.
         decode_device: device of ``decoder='torch'`` ('cpu', 'cuda', ...).
         backend_args, num_threads: as ``SurgicalFrameLoader``.

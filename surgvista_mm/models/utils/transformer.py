@@ -61,13 +61,14 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
 def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
 
-    Measured with ``tools/benchmark/attention.py`` (forward + backward, 1 thread; README
-    Benchmarks): on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused
+    Measured with ``tools/benchmark/attention.py`` (forward + backward, 1 thread;
+    docs/benchmarks.md): on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused
     choice there; not measured in this project yet). On CPU under bf16/fp16 autocast the
     explicit path ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every
-    SurgVISTA shape (1.2-3.2x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
-    beat the flash kernel at 1568 tokens (decoders, fine-tuning) and lost to it at 196-240
-    tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on.
+    SurgVISTA shape (1.17-2.32x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
+    beat the flash kernel at 1568 tokens (decoders, fine-tuning: 1.23-1.25x) and lost to it at
+    196-240 tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on;
+    attention dropout always goes to 'sdpa'.
     """
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
