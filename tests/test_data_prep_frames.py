@@ -142,7 +142,8 @@ def test_crop_margin_is_applied_to_every_frame(tmp_path):
 def test_frames_carry_restart_markers_and_old_records_still_match(videos, tmp_path):
     """Extracted JPEGs have a restart marker every MCU by default (the loader's window
     decode then applies; pixels are those of a marker-free encode), ``--restart-interval 0``
-    writes none, and a folder recorded before the option existed counts as interval 0."""
+    writes none, and a folder recorded with another interval or before the option existed is
+    not refused (markers change no pixel)."""
     from surgvista_mm.datasets.transforms.jpeg_restart import restart_layout
     src = str(videos / 'clipA.mp4')
     out = tmp_path / 'frames'
@@ -164,5 +165,14 @@ def test_frames_carry_restart_markers_and_old_records_still_match(videos, tmp_pa
         params.pop('restart_interval')
         path.write_text(json.dumps(rec))
     assert extract_frames([src], str(plain_dir), opts0, progress=False).skipped == ['clipA']
+    # the default command (interval 1) on that old folder: complete, not refused (no pixel
+    # differs); a PNG folder likewise
+    assert extract_frames([src], str(plain_dir), ExtractOptions(quality=90),
+                          progress=False).skipped == ['clipA']
+    png_dir = tmp_path / 'png'
+    assert extract_frames([src], str(png_dir), ExtractOptions(image_ext='png'),
+                          progress=False).done
+    assert extract_frames([src], str(png_dir), ExtractOptions(image_ext='png', restart_interval=0),
+                          progress=False).skipped == ['clipA']
     with pytest.raises(ValueError, match='restart_interval'):
         ExtractOptions(restart_interval=-1)

@@ -229,3 +229,24 @@ def test_norm_linear_falls_back_outside_the_training_path():
     _, fused = _saved_bytes(lambda: norm_linear(x, norm, w, b, impl='torch'))
     _, plain = _saved_bytes(lambda: linear(norm(x), w, b, impl='torch'))
     assert plain - fused == 3 * 8 * 4
+
+
+def test_compiled_graphs_use_f_linear_and_sdpa(monkeypatch):
+    """Inside torch.compile, 'auto' keeps to F.linear / SDPA: inductor lowers oneDNN's linear
+    op only with constant weights ("weight must be a graph constant" otherwise)."""
+    from surgvista_mm.models.utils.transformer import ONEDNN_MIN_TOKENS, choose_attention
+    x, w, _ = _inputs()
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    assert choose_linear(x, w) == 'torch'
+    assert choose_attention(torch.zeros(1, 1, ONEDNN_MIN_TOKENS, 8)) == 'sdpa'
+
+
+@needs_onednn
+def test_double_backward_raises_instead_of_being_wrong():
+    """The oneDNN GEMMs of the custom backward passes have no autograd of their own: a second
+    derivative must fail loudly (once_differentiable), not come out wrong."""
+    x, w, b = _inputs()
+    grad_x, = torch.autograd.grad(linear(x, w, b, 'onednn').square().sum(), x,
+                                  create_graph=True)
+    with pytest.raises(RuntimeError):
+        grad_x.sum().backward()

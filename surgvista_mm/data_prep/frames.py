@@ -60,8 +60,8 @@ class ExtractOptions:
         restart_interval: JPEG restart marker every this many MCUs (0: none). With 1 (the
             default) the pre-training loader decodes only the restart segments around its
             crop (``datasets/transforms/jpeg_restart.py``: same pixels, 1.3-1.7x faster per
-            frame here) for files ~6-12 % larger; folders extracted before this option were
-            written without markers (recorded as 0).
+            frame here) for files ~6-12 % larger. Markers change no pixel, so a folder
+            extracted with another interval (or before this option) is not refused.
     """
 
     fps: float = 1.0
@@ -192,6 +192,11 @@ def _encode(img: np.ndarray, opts: ExtractOptions, where: str) -> bytes:
     return buf.tobytes()
 
 
+def _pixel_params(params: dict) -> dict:
+    """The options that decide a folder's pixels (all but ``restart_interval``)."""
+    return {k: v for k, v in params.items() if k != 'restart_interval'}
+
+
 def _read_json(path: str) -> Optional[dict]:
     if not osp.isfile(path):
         return None
@@ -232,11 +237,12 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     started = _read_json(osp.join(vdir, PARAMS))
     if not force:
         for what, rec in (('extracted', summary), ('started', started)):
-            # records from before the restart_interval option: written without markers
-            old = None if rec is None else {'restart_interval': 0, **rec.get('params', rec)}
-            if old is not None and old != params:
+            # restart markers change no pixel: a folder written with another interval (or
+            # before the option existed) is complete / resumable as it is
+            old = None if rec is None else _pixel_params(rec.get('params', rec))
+            if old is not None and old != _pixel_params(params):
                 raise FileExistsError(f'{vdir} was {what} with other options '
-                                      f'({old}, now {params}); pass --force '
+                                      f'({old}, now {_pixel_params(params)}); pass --force '
                                       'to extract it again')
         if summary is not None:
             return 'skipped', summary

@@ -36,18 +36,25 @@ class BaseFrozenTeacher(BaseModule):
         self.autocast = autocast
         self.autocast_dtype = autocast_dtype
 
-    def freeze(self) -> None:
-        """Eval mode and no gradients for every parameter; with ``autocast``, the weights and
-        biases of Linear / Conv layers are stored in the autocast dtype.
+    #: with ``autocast``, store Linear / Conv weights in the autocast dtype (see :meth:`freeze`);
+    #: only for teachers whose every use of those weights is an op autocast casts anyway
+    store_cast_weights: bool = False
 
-        Autocast casts exactly those tensors to its dtype at every call (the teacher's weights
-        do not require grad, so autocast's weight cache does not apply): storing them cast
-        gives the same values without 300 M parameters re-cast per step (ViT-L; ~7 % of the
-        bf16 teacher forward on this CPU). LayerNorms, embeddings and tokens stay float32.
+    def freeze(self) -> None:
+        """Eval mode and no gradients for every parameter; with ``autocast`` and
+        ``store_cast_weights``, the weights and biases of Linear / Conv layers are stored in the
+        autocast dtype.
+
+        Autocast casts exactly those tensors to its dtype at every call of a linear / conv op
+        (the teacher's weights do not require grad, so autocast's weight cache does not apply):
+        storing them cast gives the same values without 300 M parameters re-cast per step
+        (ViT-L; ~7 % of the bf16 teacher forward on this CPU). LayerNorms, embeddings and
+        tokens stay float32. Off for teachers whose code is not ours (timm models may use a
+        weight outside such an op).
         """
         self.requires_grad_(False)
         super().train(False)
-        if self.autocast:
+        if self.autocast and self.store_cast_weights:
             dtype = _DTYPES[self.autocast_dtype]
             for module in self.modules():
                 if isinstance(module, (nn.Linear, nn.Conv2d)):

@@ -91,6 +91,8 @@ class SurgVistaImageTeacher(BaseFrozenTeacher):
             'torch'; 'onednn'; see ``models.utils.linear``).
     """
 
+    store_cast_weights = True  # every Linear / Conv weight is used by F.linear / conv2d only
+
     def __init__(self, img_size: int = 224, patch_size: int = 16, in_channels: int = 3,
                  embed_dims: int = 1024, depth: int = 24, num_heads: int = 16,
                  mlp_ratio: float = 4.0, norm_eps: float = 1e-5, final_norm_eps: float = 1e-6,

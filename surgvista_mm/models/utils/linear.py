@@ -21,6 +21,7 @@ import functools
 from typing import Optional
 
 import torch
+from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import nn
 
@@ -55,6 +56,7 @@ class _OneDnnLinear(torch.autograd.Function):
         return torch.ops.mkldnn._linear_pointwise(x2d, weight, bias, 'none', [], '')
 
     @staticmethod
+    @once_differentiable  # its GEMMs have no autograd: double backward raises
     def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205 - autograd signature
         x2d, weight = ctx.saved_tensors
         grad = grad.contiguous()
@@ -70,7 +72,11 @@ class _OneDnnLinear(torch.autograd.Function):
 
 def choose_linear(x: torch.Tensor, weight: torch.Tensor) -> str:
     """The implementation ``impl='auto'`` uses for input ``x`` and ``weight``: 'onednn' for
-    float32 CPU tensors outside autocast (where oneDNN's op exists), else 'torch'."""
+    float32 CPU tensors outside autocast (where oneDNN's op exists), else 'torch'. Inside
+    ``torch.compile`` always 'torch': inductor lowers oneDNN's linear op only with constant
+    (frozen) weights, and picks its own GEMM kernels for ``F.linear``."""
+    if torch.compiler.is_compiling():
+        return 'torch'
     if (x.device.type == 'cpu' and x.dtype == torch.float32 and weight.dtype == torch.float32
             and not torch.is_autocast_enabled('cpu') and onednn_linear_available()):
         return 'onednn'
@@ -101,7 +107,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] =
                            f"a PyTorch with oneDNN; got {x.dtype} on {x.device} "
                            f"(available: {onednn_linear_available()})")
     lead = x.shape[:-1]
-    if x.numel() == 0:
+    if x.numel() == 0 or weight.numel() == 0:  # oneDNN builds no primitive for empty GEMMs
         return F.linear(x, weight, bias)
     x2d = x.reshape(-1, x.shape[-1])
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad

@@ -15,6 +15,7 @@ Measured with ``tools/benchmark/attention.py`` (1 thread, forward + backward): s
 from __future__ import annotations
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 def _mm_t(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
@@ -47,6 +48,7 @@ class _OneDnnAttention(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # its GEMMs have no autograd: double backward raises
     def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205 - autograd signature
         q, k, v, out, lse = ctx.saved_tensors
         scale, block = ctx.scale, ctx.block

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import nn
 
@@ -38,11 +39,17 @@ def recompute_impl(x: torch.Tensor, weight: torch.Tensor, impl: str) -> Optional
     return chosen
 
 
+def _unhooked(*modules: nn.Module) -> bool:
+    """No forward (pre-)hooks on any of ``modules``: the fused paths read their parameters
+    directly and would skip them."""
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+
+
 def _norm_args(norm: Optional[nn.LayerNorm], width: int):
-    """``(weight, bias, eps)`` of an affine LayerNorm over the last ``width`` channels, or
-    None when ``norm`` is None or not such a LayerNorm."""
-    if (isinstance(norm, nn.LayerNorm) and norm.weight is not None and norm.bias is not None
-            and tuple(norm.normalized_shape) == (width,)):
+    """``(weight, bias, eps)`` of a plain affine ``nn.LayerNorm`` (not a subclass, no hooks)
+    over the last ``width`` channels, or None otherwise."""
+    if (type(norm) is nn.LayerNorm and norm.weight is not None and norm.bias is not None
+            and tuple(norm.normalized_shape) == (width,) and _unhooked(norm)):
         return norm.weight, norm.bias, norm.eps
     return None
 
@@ -60,6 +67,7 @@ class _NormLinear(torch.autograd.Function):
         return gemm_t(normed, weight, impl, bias)
 
     @staticmethod
+    @once_differentiable  # its GEMMs have no autograd: double backward raises
     def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205 - autograd signature
         x2d, ln_w, ln_b, mean, rstd, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
@@ -115,6 +123,7 @@ class _NormMlp(torch.autograd.Function):
         return gemm_t(F.gelu(hidden), w2, impl, b2)
 
     @staticmethod
+    @once_differentiable  # its GEMMs have no autograd: double backward raises
     def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205 - autograd signature
         x2d, ln_w, ln_b, mean, rstd, w1, hidden, w2 = ctx.saved_tensors
         impl, need = ctx.impl, ctx.needs_input_grad
@@ -170,8 +179,10 @@ class Mlp(nn.Module):
         """GEMM implementation of the recomputing path for ``x``, or None."""
         p = self.drop1.p if self.training else 0.0
         if (p != 0.0 or type(self.act) is not nn.GELU or self.act.approximate != 'none'
-                or self.fc1.bias is None or self.fc2.bias is None):
-            return None
+                or type(self.fc1) is not Linear or type(self.fc2) is not Linear
+                or self.fc1.impl != self.fc2.impl or self.fc1.bias is None
+                or self.fc2.bias is None or not _unhooked(self.fc1, self.act, self.fc2)):
+            return None  # e.g. a swapped-in adapter layer: run the modules themselves
         return recompute_impl(x, self.fc1.weight, self.fc1.impl)
 
     def forward(self, x: torch.Tensor, norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:

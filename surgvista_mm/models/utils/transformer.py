@@ -58,6 +58,10 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}')
 
 
+#: shortest sequence for which 'auto' picks 'onednn' attention (float32, CPU)
+ONEDNN_MIN_TOKENS = 1024
+
+
 def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
 
@@ -68,18 +72,15 @@ def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     SurgVISTA shape (1.17-2.32x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
     beat the flash kernel at 1568 tokens (decoders, fine-tuning: 1.23-1.25x) and lost to it at
     196-240 tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on;
-    attention dropout always goes to 'sdpa'.
+    attention dropout and ``torch.compile`` always go to 'sdpa'.
     """
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
     if (q.device.type == 'cpu' and q.dtype == torch.float32 and not dropout_p
+            and not torch.compiler.is_compiling()
             and q.shape[-2] >= ONEDNN_MIN_TOKENS and onednn_linear_available()):
         return 'onednn'
     return 'sdpa'
-
-
-#: shortest sequence for which 'auto' picks 'onednn' attention (float32, CPU)
-ONEDNN_MIN_TOKENS = 1024
 
 
 class QVBiasAttention(nn.Module):
