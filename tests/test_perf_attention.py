@@ -2,26 +2,31 @@
 import pytest
 import torch
 
+from tests.helpers.devices import DEVICES
+
 from surgvista_mm.models.utils.transformer import (ATTENTION_IMPLS, QVBiasAttention, attention,
                                                    choose_attention)
 
 
-def _qkv(seed=0, shape=(2, 3, 17, 8), dtype=torch.float32):
+def _qkv(seed=0, shape=(2, 3, 17, 8), dtype=torch.float32, device='cpu'):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(*shape, generator=g, dtype=dtype).requires_grad_(True) for _ in range(3)]
+    return [torch.randn(*shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
+            for _ in range(3)]
 
 
-def test_implementations_agree_forward_and_backward():
-    ref_in = _qkv()
+@pytest.mark.parametrize('device', DEVICES)
+def test_implementations_agree_forward_and_backward(device):
+    ref_in = _qkv(device=device)
     ref = attention(*ref_in, 8 ** -0.5, impl='math')
     ref.square().sum().backward()
+    tol = dict(rtol=1e-5, atol=1e-6) if device == 'cpu' else dict(rtol=1e-4, atol=1e-5)
     for impl in ('sdpa', 'sdpa-math', 'auto'):
-        qkv = _qkv()
+        qkv = _qkv(device=device)
         out = attention(*qkv, 8 ** -0.5, impl=impl)
-        torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(out, ref, **tol)
         out.square().sum().backward()
         for a, b in zip(qkv, ref_in):
-            torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(a.grad, b.grad, **tol)
     with pytest.raises(ValueError, match='impl'):
         attention(*ref_in, 1.0, impl='flash')
 

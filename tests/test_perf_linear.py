@@ -6,6 +6,7 @@ from torch import nn
 from surgvista_mm.models.utils.linear import (LINEAR_IMPLS, Linear, choose_linear, linear,
                                               onednn_linear_available, set_linear_impl)
 from surgvista_mm.models.utils.recompute import Mlp, norm_linear
+from tests.helpers.devices import DEVICES
 
 needs_onednn = pytest.mark.skipif(not onednn_linear_available(),
                                   reason='this PyTorch has no oneDNN linear op')
@@ -185,8 +186,9 @@ def _graph_names(t):
     return names
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('impl', ['torch', 'auto'])
-def test_block_recomputes_norms_with_the_same_gradients(impl):
+def test_block_recomputes_norms_with_the_same_gradients(impl, device):
     """A SurgVistaBlock on the float32 training path (LayerNorm fused into qkv and into the
     MLP, both recomputed in backward) gives the float64 layer-by-layer block's output and
     gradients."""
@@ -198,7 +200,8 @@ def test_block_recomputes_norms_with_the_same_gradients(impl):
             p.add_(torch.randn_like(p) * 0.1)  # non-trivial norms and biases
     ref = SurgVistaBlock(24, 3, fused_attn='sdpa', linear_impl='torch').double().train()
     ref.load_state_dict({k: v.double() for k, v in block.state_dict().items()})
-    x = torch.randn(2, 10, 24, requires_grad=True)
+    block, ref = block.to(device), ref.to(device)
+    x = torch.randn(2, 10, 24, device=device, requires_grad=True)
     x64 = x.detach().double().requires_grad_(True)
     out = block(x)
     out64 = ref(x64)
@@ -206,7 +209,7 @@ def test_block_recomputes_norms_with_the_same_gradients(impl):
     assert {'_NormLinearBackward', '_NormMlpBackward'} <= names, names
     assert not {'_NormLinearBackward', '_NormMlpBackward'} & _graph_names(out64)
     torch.testing.assert_close(out.double(), out64, rtol=1e-5, atol=1e-5)
-    g = torch.randn(out.shape)
+    g = torch.randn(out.shape, device=device)
     out.backward(g)
     out64.backward(g.double())
     torch.testing.assert_close(x.grad.double(), x64.grad, rtol=1e-4, atol=1e-5)

@@ -17,6 +17,8 @@ random start and crop):
   path, and the pipeline before this change);
 - ``ours-dct``: opt-in ``dct_scale=True`` (reduced-size DCT decoding; pixels change, the mean /
   max absolute difference to ``ours`` is printed);
+- ``ours-nvjpeg`` (``--gpu-decode``): ``decoder='torch', decode_device='cuda'`` (full decode
+  on the GPU with nvJPEG, crop and resize there, frames back to the host);
 - ``ours-video``: ours reading the same 16 one-fps frames from the 25-fps mp4 (decord, a seek
   per frame);
 - ``mmaction2``: ``RawFrameDecode -> Resize(-1, 256) -> MultiScaleCrop -> Resize(224) ->
@@ -147,10 +149,14 @@ def main(argv=None) -> Dict[str, float]:
                         help='restart marker every N MCUs in the frames (extract_frames.py '
                              'default: 1)')
     parser.add_argument('--no-video', action='store_true', help='skip the mp4 source')
+    parser.add_argument('--gpu-decode', action='store_true',
+                        help="also time decoder='torch', decode_device='cuda' (nvJPEG)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     import torch
     torch.set_num_threads(1)
+    if args.gpu_decode and not torch.cuda.is_available():
+        sys.exit('--gpu-decode needs a CUDA device')
     from surgvista_mm.datasets.transforms.jpeg import default_turbojpeg
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,6 +178,8 @@ def main(argv=None) -> Dict[str, float]:
                  'ours-plain': build_ours(plain),
                  'ours-cv2': build_ours(tmp, decoder='cv2'),
                  'ours-dct': build_ours(tmp, dct_scale=True)}
+        if args.gpu_decode:
+            pipes['ours-nvjpeg'] = build_ours(tmp, decoder='torch', decode_device='cuda')
         if not args.no_video:
             pipes['ours-video'] = build_ours(tmp, video=osp.join(tmp, 'video.mp4'))
         # exactness and pixel difference on a few clips

@@ -1,0 +1,9 @@
+"""Devices the device-agnostic tests run on: the CPU always, CUDA where a GPU is present
+(``tools/benchmark/gpu_check.sh`` runs them there; on a CPU-only machine the CUDA cases are
+skipped, not silently dropped)."""
+import pytest
+import torch
+
+DEVICES = [pytest.param('cpu'),
+           pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                         reason='no CUDA device'))]
