@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from surgvista_mm.datasets.cholect50_dataset import read_generic_triplet_csv
 from surgvista_mm.evaluation.functional.triplet import load_triplet_map, read_null_classes
@@ -119,6 +119,24 @@ def _manifest_name(out: Optional[str], name: Optional[str]) -> str:
     return 'dataset'
 
 
+def _labelled_videos(root: str, frames: Optional[str], out: Optional[str],
+                     name: Optional[str], plan: Plan,
+                     check: Callable[[Video, str], None]) -> None:
+    """Every video of ``root`` with its ``labels/<id>.csv`` validated by ``check(video, path)``
+    (which raises ReleaseError): the label files, the manifest and the splits go into
+    ``plan``."""
+    entries = []
+    videos = _videos(root, frames)
+    for v in videos:
+        ann = osp.join(root, 'labels', f'{v.video_id}.csv')
+        check(v, ann)
+        plan.copy(ann, f'labels/{v.video_id}.csv')
+        entries.append(v.entry)
+    source = _manifest_name(out, name)
+    plan.manifest(f'manifests/{source}.json', source, entries)
+    _splits(root, plan, [v.video_id for v in videos])
+
+
 def convert_generic_phase(root: str, frames: Optional[str] = None, tolerance: int = 0,
                           out: Optional[str] = None, name: Optional[str] = None) -> Plan:
     classes_path = osp.join(root, 'classes.txt')
@@ -126,18 +144,13 @@ def convert_generic_phase(root: str, frames: Optional[str] = None, tolerance: in
     if len(set(classes)) != len(classes) or not classes:
         raise fail(classes_path, None, 'expected distinct class names, one per line')
     plan = Plan()
-    entries = []
-    videos = _videos(root, frames)
-    for v in videos:
-        ann = osp.join(root, 'labels', f'{v.video_id}.csv')
+
+    def check(v: Video, ann: str) -> None:
         ids, last = read_label_rows(ann, ',', classes, header=('frame', 'phase'), int_base=0)
         check_length(v, ann, last, len(ids), 1, tolerance)
-        plan.copy(ann, f'labels/{v.video_id}.csv')
-        entries.append(v.entry)
+
     plan.copy(classes_path, 'classes.txt')
-    source = _manifest_name(out, name)
-    plan.manifest(f'manifests/{source}.json', source, entries)
-    _splits(root, plan, [v.video_id for v in videos])
+    _labelled_videos(root, frames, out, name, plan, check)
     plan.notes.append(f'{len(classes)} classes: {classes}')
     return plan
 
@@ -163,21 +176,16 @@ def convert_generic_triplet(root: str, frames: Optional[str] = None, tolerance: 
     else:
         plan.text('null_classes.txt', '# no null triplet classes\n')
         plan.notes.append('no null_classes.txt: AP_IVT keeps every triplet')
-    entries = []
-    videos = _videos(root, frames)
-    for v in videos:
-        ann = osp.join(root, 'labels', f'{v.video_id}.csv')
+
+    def check(v: Video, ann: str) -> None:
         try:
             labels = read_generic_triplet_csv(ann, num)
         except (ValueError, FileNotFoundError) as e:
             raise ReleaseError(str(e)) from e
         check_length(v, ann, len(labels) + 1, len(labels), 1, tolerance)
-        plan.copy(ann, f'labels/{v.video_id}.csv')
-        entries.append(v.entry)
+
     plan.copy(maps_path, 'maps.txt')
-    source = _manifest_name(out, name)
-    plan.manifest(f'manifests/{source}.json', source, entries)
-    _splits(root, plan, [v.video_id for v in videos])
+    _labelled_videos(root, frames, out, name, plan, check)
     comps = {c: int(mapping[:, i].max()) + 1 for i, c in ((1, 'instruments'), (2, 'verbs'),
                                                            (3, 'targets'))}
     plan.notes.append(f'{num} triplets; component ids: {comps}')

@@ -199,15 +199,6 @@ class TurboJpeg:
         if expect_size is not None and (hdr.width, hdr.height) != tuple(expect_size):
             raise JpegSizeError(f'size differs: the image is {hdr.width}x{hdr.height}, '
                                 f'expected {expect_size[0]}x{expect_size[1]}')
-        if box is not None and scale_num == 8 and use_restarts:
-            data, box, hdr = self._restart_window(data, box, hdr)
-        handle = self._handle()
-        lib = self._lib
-        if lib.tj3Get(handle, _TJPARAM_COLORSPACE) in (_TJCS_CMYK, _TJCS_YCCK):
-            raise ValueError('CMYK JPEGs are not supported')
-        g = math.gcd(int(scale_num), 8)  # the library lists the factors in lowest terms
-        if lib.tj3SetScalingFactor(handle, _Scale(int(scale_num) // g, 8 // g)) != 0:
-            raise self._error(handle, f'unsupported scale {scale_num}/8')
         full_w = (hdr.width * scale_num + 7) // 8
         full_h = (hdr.height * scale_num + 7) // 8
         if box is None:
@@ -216,6 +207,16 @@ class TurboJpeg:
             x, y, w, h = (int(v) for v in box)
             if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > full_w or y + h > full_h:
                 raise ValueError(f'box {box} is outside the {full_w}x{full_h} (scaled) image')
+            if scale_num == 8 and use_restarts:
+                data, x, y, hdr = self._restart_window(data, (x, y, w, h), hdr)
+                full_w, full_h = hdr.width, hdr.height
+        handle = self._handle()
+        lib = self._lib
+        if lib.tj3Get(handle, _TJPARAM_COLORSPACE) in (_TJCS_CMYK, _TJCS_YCCK):
+            raise ValueError('CMYK JPEGs are not supported')
+        g = math.gcd(int(scale_num), 8)  # the library lists the factors in lowest terms
+        if lib.tj3SetScalingFactor(handle, _Scale(int(scale_num) // g, 8 // g)) != 0:
+            raise self._error(handle, f'unsupported scale {scale_num}/8')
         # The region must start on an iMCU column. Chroma upsampling at a region's left and
         # right edges replicates the edge sample instead of reading its neighbour, so one more
         # iMCU is decoded on each side (when there is one) and sliced off: the box's pixels are
@@ -242,21 +243,19 @@ class TurboJpeg:
         return out if region[2] == w else out[:, x - x0:x - x0 + w]
 
     def _restart_window(self, data: bytes, box: Tuple[int, int, int, int], hdr: JpegHeader
-                        ) -> Tuple[bytes, Tuple[int, int, int, int], JpegHeader]:
-        """``(data, box, header)`` of the restart-segment window around ``box``, or the
-        arguments unchanged when ``data`` has no usable restart markers or the window would
-        be the whole image."""
+                        ) -> Tuple[bytes, int, int, JpegHeader]:
+        """``(data, x, y, header)`` of the restart-segment window around the (valid, scale 1)
+        ``box``, with the box's corner in the window; or the arguments unchanged when ``data``
+        has no usable restart markers or the window would be the whole image."""
         from .jpeg_restart import restart_layout, window_jpeg
-        x, y, w, h = (int(v) for v in box)
-        if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > hdr.width or y + h > hdr.height:
-            return data, box, hdr  # the caller reports the bad box
+        x, y = box[0], box[1]
         layout = restart_layout(data)
         if layout is None or (layout.width, layout.height) != (hdr.width, hdr.height):
-            return data, box, hdr
-        sub, x0, y0 = window_jpeg(data, layout, (x, y, w, h))
+            return data, x, y, hdr
+        sub, x0, y0 = window_jpeg(data, layout, box)
         if len(sub) >= len(data) - 2:
-            return data, box, hdr  # the window is (nearly) the whole image
-        return sub, (x - x0, y - y0, w, h), self.header(sub)
+            return data, x, y, hdr  # the window is (nearly) the whole image
+        return sub, x - x0, y - y0, self.header(sub)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(lib_path={self.lib_path!r})'

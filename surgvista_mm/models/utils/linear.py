@@ -40,9 +40,18 @@ def onednn_linear_available() -> bool:
         return False
 
 
-def _onednn_mm(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
-    """``a @ b_t.T`` with oneDNN: ``a`` ``[M, K]``, ``b_t`` ``[N, K]`` (views are fine)."""
-    return torch.ops.mkldnn._linear_pointwise(a, b_t, None, 'none', [], '')
+def check_linear_impl(impl: str) -> str:
+    """``impl`` if it is one of :data:`LINEAR_IMPLS`, else ValueError."""
+    if impl not in LINEAR_IMPLS:
+        raise ValueError(f'linear impl must be one of {LINEAR_IMPLS}, got {impl!r}')
+    return impl
+
+
+def onednn_mm_t(a: torch.Tensor, b_t: torch.Tensor,
+                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``a @ b_t.T (+ bias)`` on oneDNN: ``a`` ``[M, K]``, ``b_t`` ``[N, K]`` (views are fine),
+    float32 CPU tensors, no autograd."""
+    return torch.ops.mkldnn._linear_pointwise(a, b_t, bias, 'none', [], '')
 
 
 class _OneDnnLinear(torch.autograd.Function):
@@ -53,7 +62,7 @@ class _OneDnnLinear(torch.autograd.Function):
                 bias: Optional[torch.Tensor]) -> torch.Tensor:
         ctx.save_for_backward(x2d, weight)
         ctx.has_bias = bias is not None
-        return torch.ops.mkldnn._linear_pointwise(x2d, weight, bias, 'none', [], '')
+        return onednn_mm_t(x2d, weight, bias)
 
     @staticmethod
     @once_differentiable  # its GEMMs have no autograd: double backward raises
@@ -62,9 +71,9 @@ class _OneDnnLinear(torch.autograd.Function):
         grad = grad.contiguous()
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = _onednn_mm(grad, weight.t())          # [M, N] x [N, K]
+            grad_x = onednn_mm_t(grad, weight.t())          # [M, N] x [N, K]
         if ctx.needs_input_grad[1]:
-            grad_w = _onednn_mm(grad.t(), x2d.t())         # [N, M] x [M, K]
+            grad_w = onednn_mm_t(grad.t(), x2d.t())         # [N, M] x [M, K]
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b
@@ -98,14 +107,12 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] =
     """
     if impl == 'auto':
         impl = choose_linear(x, weight)
-    if impl == 'torch':
-        return F.linear(x, weight, bias)
-    if impl != 'onednn':
-        raise ValueError(f'linear impl must be one of {LINEAR_IMPLS}, got {impl!r}')
-    if choose_linear(x, weight) != 'onednn':
+    elif check_linear_impl(impl) == 'onednn' and choose_linear(x, weight) != 'onednn':
         raise RuntimeError(f"linear impl 'onednn' needs float32 CPU tensors outside autocast and "
                            f"a PyTorch with oneDNN; got {x.dtype} on {x.device} "
                            f"(available: {onednn_linear_available()})")
+    if impl == 'torch':
+        return F.linear(x, weight, bias)
     lead = x.shape[:-1]
     if x.numel() == 0 or weight.numel() == 0:  # oneDNN builds no primitive for empty GEMMs
         return F.linear(x, weight, bias)
@@ -114,7 +121,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] =
                                     or (bias is not None and bias.requires_grad)):
         out = _OneDnnLinear.apply(x2d, weight, bias)
     else:  # inference (the frozen teacher): no autograd node
-        out = torch.ops.mkldnn._linear_pointwise(x2d, weight, bias, 'none', [], '')
+        out = onednn_mm_t(x2d, weight, bias)
     return out.reshape(*lead, weight.shape[0])
 
 
@@ -129,9 +136,7 @@ class Linear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  impl: str = 'auto') -> None:
         super().__init__(in_features, out_features, bias=bias)
-        if impl not in LINEAR_IMPLS:
-            raise ValueError(f'linear impl must be one of {LINEAR_IMPLS}, got {impl!r}')
-        self.impl = impl
+        self.impl = check_linear_impl(impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[..., in_features]`` -> ``[..., out_features]``."""
@@ -146,15 +151,14 @@ def gemm_t(a: torch.Tensor, b_t: torch.Tensor, impl: str,
     """``a @ b_t.T (+ bias)`` for 2-D ``a`` ``[M, K]`` and ``b_t`` ``[N, K]`` (views are fine)
     by ``impl``: 'onednn' or 'torch' (``addmm`` / ``mm``)."""
     if impl == 'onednn':
-        return torch.ops.mkldnn._linear_pointwise(a, b_t, bias, 'none', [], '')
+        return onednn_mm_t(a, b_t, bias)
     return a @ b_t.t() if bias is None else torch.addmm(bias, a, b_t.t())
 
 
 def set_linear_impl(module: nn.Module, impl: str) -> int:
     """Set ``impl`` on every :class:`Linear` inside ``module``; returns how many were set (for
     benchmarks and A/B checks; configs pass ``linear_impl`` to the modules instead)."""
-    if impl not in LINEAR_IMPLS:
-        raise ValueError(f'linear impl must be one of {LINEAR_IMPLS}, got {impl!r}')
+    check_linear_impl(impl)
     count = 0
     for m in module.modules():
         if isinstance(m, Linear):

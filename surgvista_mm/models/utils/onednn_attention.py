@@ -17,10 +17,27 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from .linear import onednn_mm_t as _mm_t
 
-def _mm_t(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
-    """``a @ b_t.T`` on oneDNN (``a`` ``[M, K]``, ``b_t`` ``[N, K]``; views are fine)."""
-    return torch.ops.mkldnn._linear_pointwise(a, b_t, None, 'none', [], '')
+
+def _forward_blocks(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                    block: int):
+    """The forward: output ``[B, heads, N, D]`` (stored as ``[B, N, heads, D]``, so the caller's
+    ``transpose(1, 2).reshape(B, N, C)`` is a view) and the row log-sum-exp ``[B, heads, N]``
+    of the scaled logits."""
+    batch, heads, num, dims = q.shape
+    out = q.new_empty(batch, num, heads, dims)
+    lse = q.new_empty(batch, heads, num)
+    for b in range(batch):
+        for h in range(heads):
+            # contiguous per head: oneDNN is slow on a [D, N] operand with row stride 3C
+            k_h, v_t = k[b, h].contiguous(), v[b, h].contiguous().t()
+            for i in range(0, num, block):
+                s = _mm_t(q[b, h, i:i + block] * scale, k_h)                # [bq, N]
+                rows = torch.logsumexp(s, dim=-1, keepdim=True)
+                out[b, i:i + block, h] = _mm_t(s.sub_(rows).exp_(), v_t)      # [bq, D]
+                lse[b, h, i:i + block] = rows.squeeze(-1)
+    return out.transpose(1, 2), lse
 
 
 class _OneDnnAttention(torch.autograd.Function):
@@ -29,20 +46,7 @@ class _OneDnnAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: torch.Tensor, k: torch.Tensor,  # noqa: ANN001 - autograd ctx
                 v: torch.Tensor, scale: float, block: int) -> torch.Tensor:
-        batch, heads, num, dims = q.shape
-        # [B, N, heads, D] memory: the caller's transpose(1, 2).reshape(B, N, C) is a view
-        out = q.new_empty(batch, num, heads, dims)
-        lse = q.new_empty(batch, heads, num)
-        for b in range(batch):
-            for h in range(heads):
-                # contiguous per head: oneDNN is slow on a [D, N] operand with row stride 3C
-                k_h, v_t = k[b, h].contiguous(), v[b, h].contiguous().t()
-                for i in range(0, num, block):
-                    s = _mm_t(q[b, h, i:i + block] * scale, k_h)            # [bq, N]
-                    rows = torch.logsumexp(s, dim=-1, keepdim=True)
-                    out[b, i:i + block, h] = _mm_t(s.sub_(rows).exp_(), v_t)  # [bq, D]
-                    lse[b, h, i:i + block] = rows.squeeze(-1)
-        out = out.transpose(1, 2)
+        out, lse = _forward_blocks(q, k, v, scale, block)
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.scale, ctx.block = scale, block
         return out
@@ -90,11 +94,4 @@ def onednn_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: f
     if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad):
         return _OneDnnAttention.apply(q, k, v, float(scale), int(block))
     with torch.no_grad():
-        return _OneDnnAttention.forward(_NoCtx(), q, k, v, float(scale), int(block))
-
-
-class _NoCtx:
-    """Stand-in autograd context for inference (nothing is kept)."""
-
-    def save_for_backward(self, *tensors: torch.Tensor) -> None:
-        pass
+        return _forward_blocks(q, k, v, float(scale), int(block))[0]

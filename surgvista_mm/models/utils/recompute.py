@@ -21,7 +21,7 @@ from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import LINEAR_IMPLS, Linear, choose_linear, gemm_t
+from .linear import Linear, check_linear_impl, choose_linear, gemm_t
 
 
 def recompute_impl(x: torch.Tensor, weight: torch.Tensor, impl: str) -> Optional[str]:
@@ -167,8 +167,7 @@ class Mlp(nn.Module):
     def __init__(self, in_features: int, hidden_features: int, drop: float = 0.0,
                  linear_impl: str = 'auto') -> None:
         super().__init__()
-        if linear_impl not in LINEAR_IMPLS:
-            raise ValueError(f'linear impl must be one of {LINEAR_IMPLS}, got {linear_impl!r}')
+        check_linear_impl(linear_impl)
         self.fc1 = Linear(in_features, hidden_features, impl=linear_impl)
         self.act = nn.GELU()
         self.drop1 = nn.Dropout(drop)
