@@ -12,6 +12,9 @@ default_hooks = dict(
     checkpoint=dict(type='SurgVistaCheckpointHook', interval=10, save_last=True,
                     max_keep_ckpts=-1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # dropout / drop-path / mixup draws seeded from (seed, iteration): a resumed run draws the
+    # same numbers as an uninterrupted one (engine/hooks/iter_seed_hook.py)
+    iter_seed=dict(type='SurgVistaIterSeedHook'),
     # no SyncBuffersHook: the only buffers are fixed sin-cos tables and normalisation constants,
     # identical on every rank; averaging them would only add float rounding
 )
