@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from surgvista_mm.registry import RUNNERS
 from .checkpoint_io import (find_resume_checkpoint, has_training_state, load_checkpoint_file,
                             to_plain)
+from .loop_checks import check_dataloader_yields_batches
 
 #: process-group timeout (seconds) when ``env_cfg.dist_cfg`` sets none (torch's gloo default)
 DEFAULT_DIST_TIMEOUT_S = 1800
@@ -82,6 +83,12 @@ class SurgVistaRunner(Runner):
             raise RuntimeError('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: checkpoints could run '
                                'code when loaded. Unset it; surgvista_mm loads every checkpoint '
                                'with weights_only=True')
+
+    def build_train_loop(self, loop):  # noqa: ANN001, ANN201
+        """mmengine's, then refuse a training data loader whose epoch has no batch."""
+        loop = super().build_train_loop(loop)
+        check_dataloader_yields_batches(loop.dataloader, 'train_dataloader')
+        return loop
 
     # ---------------------------------------------------------------- loading
     def load_or_resume(self) -> None:
