@@ -74,3 +74,50 @@ def test_batch_larger_than_dataset_is_named_before_training(tmp_path, ft_root):
     runner = SurgVistaRunner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 1
+
+
+# --------------------------------------------------------------------------- another run's files
+def test_resuming_another_runs_checkpoint_leaves_its_files(tmp_path, ft_root):
+    """``--resume other/epoch_1.pth`` restores other's message hub, whose ``best_ckpt`` names
+    other/best_*.pth; when this run found a better score it deleted that file."""
+    import glob
+
+    import torch
+
+    from surgvista_mm.engine.checkpoint_io import load_checkpoint_file, to_plain
+    other = tmp_path / 'other'
+    SurgVistaRunner.from_cfg(_finetune_cfg(ft_root, str(other))).train()
+    best = glob.glob(str(other / 'best_*.pth'))
+    assert len(best) == 1
+    ckpt = load_checkpoint_file(str(other / 'epoch_1.pth'))
+    assert ckpt['message_hub']['runtime_info']['best_ckpt'] == best[0]
+    ckpt['message_hub']['runtime_info']['best_score'] = -1.0  # the next epoch is a new best
+    torch.save(to_plain(ckpt), other / 'epoch_1.pth')
+    before = sorted(p.name for p in other.iterdir())
+
+    mine = tmp_path / 'mine'
+    runner = SurgVistaRunner.from_cfg(_finetune_cfg(ft_root, str(mine), 2, resume=True,
+                                                    load_from=str(other / 'epoch_1.pth')))
+    runner.train()
+    assert runner.epoch == 2
+    assert glob.glob(str(mine / 'best_*epoch_2.pth'))  # its own new best
+    assert osp.isfile(best[0])  # the other run's best is untouched
+    assert sorted(p.name for p in other.iterdir()) == before
+
+
+def test_copied_work_dir_resumes_from_its_own_files(tmp_path):
+    import shutil
+
+    import torch
+
+    from surgvista_mm.engine.checkpoint_io import find_resume_checkpoint
+    src = tmp_path / 'src'
+    src.mkdir()
+    torch.save({'meta': {'epoch': 1}}, src / 'epoch_1.pth')
+    (src / 'last_checkpoint').write_text(str(src / 'epoch_1.pth'))  # absolute, as written
+    copy = tmp_path / 'copy'
+    shutil.copytree(src, copy)
+    assert find_resume_checkpoint(str(copy)) == (str(copy / 'epoch_1.pth'), None)
+    # a cwd-relative name (work_dir given as a relative path) resolves the same way
+    (copy / 'last_checkpoint').write_text('work_dirs/src/epoch_1.pth')
+    assert find_resume_checkpoint(str(copy)) == (str(copy / 'epoch_1.pth'), None)
