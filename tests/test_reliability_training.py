@@ -121,3 +121,77 @@ def test_copied_work_dir_resumes_from_its_own_files(tmp_path):
     # a cwd-relative name (work_dir given as a relative path) resolves the same way
     (copy / 'last_checkpoint').write_text('work_dirs/src/epoch_1.pth')
     assert find_resume_checkpoint(str(copy)) == (str(copy / 'epoch_1.pth'), None)
+
+
+# --------------------------------------------------------------------------- one run per work dir
+_HOLD = ('import sys, time; from surgvista_mm.engine.work_dir_lock import acquire_work_dir_lock; '
+         'lock = acquire_work_dir_lock(sys.argv[1]); print("locked", flush=True); time.sleep(600)')
+
+
+def _hold_lock(work_dir: str):  # noqa: ANN202
+    """A separate process holding ``work_dir``'s lock, as a first training run would."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, '-c', _HOLD, work_dir], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == 'locked'
+    return proc
+
+
+def test_second_training_in_a_work_dir_fails_at_start(tmp_path, demo_root):
+    import json
+    import signal
+
+    from surgvista_mm.engine.work_dir_lock import WorkDirLockedError
+    work = tmp_path / 'w'
+    first = _hold_lock(str(work))
+    try:
+        owner = json.loads((work / 'train.lock').read_text())
+        assert owner['pid'] == first.pid and owner['host']
+        runner = SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(work)))
+        with pytest.raises(WorkDirLockedError, match=rf'{work} is in use by another training '
+                           rf'run \(PID {first.pid} on host .*-c.*lock file .*train.lock'):
+            runner.train()
+        assert not (work / 'epoch_1.pth').exists()
+    finally:
+        first.send_signal(signal.SIGKILL)  # dies without cleaning up: a stale lock file
+        first.wait()
+    assert (work / 'train.lock').exists()
+    warnings = []
+    from surgvista_mm.engine.work_dir_lock import acquire_work_dir_lock
+    acquire_work_dir_lock(str(work), warnings.append).release()
+    assert len(warnings) == 1 and f'left by a run that no longer runs (PID {first.pid}' in \
+        warnings[0]
+    assert not (work / 'train.lock').exists()  # released: removed
+    runner = SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(work)))
+    runner.train()  # the work dir is free again
+    assert (work / 'epoch_1.pth').is_file() and not (work / 'train.lock').exists()
+
+
+def test_locked_work_dir_stops_every_rank(tmp_path, demo_root):
+    """Distributed: rank 0 holds the lock; when it cannot, every rank fails at start with the
+    same message instead of waiting in a collective for rank 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    work = tmp_path / 'dist'
+    cfg = _pretrain_cfg(demo_root, str(work))
+    cfg.dump(str(tmp_path / 'dist.py'))
+    first = _hold_lock(str(work))
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PORT=str(29500 + (os.getpid() + 7) % 1000), CUDA_VISIBLE_DEVICES='')
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
+                               str(tmp_path / 'dist.py'), '2', '--work-dir', str(work)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log[-3000:]
+    assert time.monotonic() - start < 120  # not env_cfg.dist_cfg.timeout (1800 s)
+    assert log.count(f'is in use by another training run (PID {first.pid}') >= 2, log[-3000:]
+    assert not (work / 'epoch_1.pth').exists()

@@ -16,6 +16,7 @@ from surgvista_mm.registry import RUNNERS
 from .checkpoint_io import (find_resume_checkpoint, has_training_state, load_checkpoint_file,
                             to_plain)
 from .loop_checks import check_dataloader_yields_batches
+from .work_dir_lock import work_dir_lock
 
 #: process-group timeout (seconds) when ``env_cfg.dist_cfg`` sets none (torch's gloo default)
 DEFAULT_DIST_TIMEOUT_S = 1800
@@ -68,6 +69,10 @@ class SurgVistaRunner(Runner):
     * Resuming from a file without optimizer and scheduler state (``best_*.pth``, converted
       weights) is an error unless the config sets ``allow_partial_resume = True``: it would
       silently restart the LR schedule and the optimizer moments.
+    * ``train()`` holds the work dir's lock file (``train.lock``, ``engine/work_dir_lock.py``):
+      a second training in the same work dir fails at start naming the first.
+    * A training data loader without a batch per epoch (``batch_size`` > samples with
+      ``drop_last``) is an error naming both before training (``engine/loop_checks.py``).
     * A collective that times out (a rank stopped responding) raises
       :class:`DistributedTimeoutError` naming ``env_cfg.dist_cfg.timeout``.
     """
@@ -224,7 +229,8 @@ class SurgVistaRunner(Runner):
                 f'error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}') from exc
 
     def train(self):  # noqa: ANN201
-        with self._explain_dist_timeouts():
+        """mmengine's, holding the work dir's lock (``engine/work_dir_lock.py``)."""
+        with self._explain_dist_timeouts(), work_dir_lock(self.work_dir, self.logger.warning):
             return super().train()
 
     def val(self):  # noqa: ANN201
