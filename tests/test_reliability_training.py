@@ -195,3 +195,68 @@ def test_locked_work_dir_stops_every_rank(tmp_path, demo_root):
     assert time.monotonic() - start < 120  # not env_cfg.dist_cfg.timeout (1800 s)
     assert log.count(f'is in use by another training run (PID {first.pid}') >= 2, log[-3000:]
     assert not (work / 'epoch_1.pth').exists()
+
+
+# --------------------------------------------------------------------------- resume checks
+@pytest.fixture(scope='module')
+def epoch1(tmp_path_factory, demo_root) -> str:
+    """``epoch_1.pth`` of a 1-epoch pre-training run (num_heads 4, lr 1.5e-3)."""
+    work = tmp_path_factory.mktemp('epoch1') / 'w'
+    SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(work))).train()
+    return str(work / 'epoch_1.pth')
+
+
+def _resume_cfg(demo_root: str, epoch1: str, work, **overrides) -> Config:
+    return _pretrain_cfg(demo_root, str(work), 2, resume=True, load_from=epoch1, **overrides)
+
+
+def test_resume_with_a_changed_model_is_refused_naming_the_keys(tmp_path, demo_root, epoch1):
+    import torch
+
+    from surgvista_mm.engine.resume_checks import ResumeConfigError
+    record = torch.load(epoch1, weights_only=True)['meta']['run_config']  # plain data
+    assert record['model']['backbone']['num_heads'] == 4
+    # num_heads 4 -> 2 changes no weight shape: mmengine resumed it silently
+    runner = SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'a',
+                                                  **{'model.backbone.num_heads': 2}))
+    with pytest.raises(ResumeConfigError, match=r'model config differs .*'
+                       r'model\.backbone\.num_heads: checkpoint 4, config 2\).*'
+                       r'--resume-allow-model-change'):
+        runner.train()
+    assert not (tmp_path / 'a' / 'epoch_2.pth').exists()
+    # explicitly allowed
+    runner = SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'b',
+                                                  **{'model.backbone.num_heads': 2,
+                                                     'resume_allow_model_change': True}))
+    runner.train()
+    assert runner.epoch == 2
+    # weights into a new run (load_from without resume, e.g. fine-tuning) are not a resume
+    runner = SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(tmp_path / 'c'), 1,
+                                                    resume=False, load_from=epoch1,
+                                                    **{'model.backbone.num_heads': 2}))
+    runner.train()
+    assert runner.epoch == 1
+
+
+def test_resume_with_a_changed_lr_is_refused_or_applied(tmp_path, demo_root, epoch1):
+    from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
+    from surgvista_mm.engine.resume_checks import ResumeConfigError
+    lower = {'optim_wrapper.optimizer.lr': 7.5e-4}
+    runner = SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'a', **lower))
+    with pytest.raises(ResumeConfigError, match=r'optim_wrapper\.optimizer\.lr: checkpoint '
+                       r'0\.0015, config 0\.00075\).*--resume-override-optim'):
+        runner.train()
+    # applied: the LR schedule of a run made with lr 7.5e-4 from the start, at the same step
+    SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'b',
+                                         resume_override_optim=True, **lower)).train()
+    SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(tmp_path / 'c'), 2, **lower)).train()
+    resumed = load_checkpoint_file(str(tmp_path / 'b' / 'epoch_2.pth'))
+    fresh = load_checkpoint_file(str(tmp_path / 'c' / 'epoch_2.pth'))
+    old = load_checkpoint_file(epoch1)
+    lrs = [[g['lr'] for g in c['optimizer']['param_groups']] for c in (resumed, fresh, old)]
+    assert lrs[0] == lrs[1] and lrs[0][0] < lrs[2][0]
+    for a, b in zip(resumed['param_schedulers'], fresh['param_schedulers']):
+        assert a == b, (a, b)
+    assert set(resumed['param_schedulers'][1]['base_values']) == {7.5e-4}
+    # the moments were kept from the checkpoint, not restarted
+    assert resumed['optimizer']['state'][0]['step'] == fresh['optimizer']['state'][0]['step']

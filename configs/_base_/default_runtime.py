@@ -35,4 +35,9 @@ log_level = 'INFO'
 load_from = None
 resume = True  # auto-resume from the latest complete checkpoint in work_dir
 allow_partial_resume = False  # resuming from a file without optimizer/scheduler state is an error
+# a resume whose model config differs from the checkpoint's is an error unless this is True
+resume_allow_model_change = False
+# a resume whose optimizer / LR schedule config differs from the checkpoint's is an error unless
+# this is True: then the config's values are applied (tools/train.py --resume-override-optim)
+resume_override_optim = False
 randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)
