@@ -260,3 +260,92 @@ def test_resume_with_a_changed_lr_is_refused_or_applied(tmp_path, demo_root, epo
     assert set(resumed['param_schedulers'][1]['base_values']) == {7.5e-4}
     # the moments were kept from the checkpoint, not restarted
     assert resumed['optimizer']['state'][0]['step'] == fresh['optimizer']['state'][0]['step']
+
+
+# --------------------------------------------------------------------------- ruined weights
+def _tiny_runner(work_dir: str):  # noqa: ANN202
+    from types import SimpleNamespace
+
+    import torch
+    from mmengine.logging import MessageHub
+    model = torch.nn.Linear(4, 4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    return SimpleNamespace(iter=0, epoch=0, work_dir=work_dir, model=model,
+                           optim_wrapper=SimpleNamespace(optimizer=optimizer),
+                           message_hub=MessageHub.get_instance('test_ruined_weights'))
+
+
+def test_weights_beyond_the_bound_stop_the_run_with_a_finite_loss(tmp_path):
+    import torch
+
+    from surgvista_mm.engine import NonFiniteLossError, SurgVistaNonFiniteLossHook
+    hook = SurgVistaNonFiniteLossHook(check_interval=2, max_param_norm=1e4)
+    runner = _tiny_runner(str(tmp_path))
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
+    with torch.no_grad():
+        runner.model.weight.mul_(1e34)  # finite, ruined
+    runner.iter = 1
+    with pytest.raises(NonFiniteLossError, match=r'parameter norm inf \(non-finite parameters, '
+                       r'or ones too large .*none saved yet'):
+        hook.after_train_iter(runner, 1, outputs={'loss': torch.tensor(1.0)})
+    hook = SurgVistaNonFiniteLossHook(check_interval=1, max_param_norm=1e4)
+    runner = _tiny_runner(str(tmp_path))
+    hook.before_train(runner)
+    with torch.no_grad():
+        runner.model.weight.mul_(1e6)
+    with pytest.raises(NonFiniteLossError, match=r'parameter norm [0-9.]+e\+06 above '
+                       r'max_param_norm=10000 \(the weights are being ruined'):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
+    # gradients: measured in an optimizer step pre-hook on check iterations, before the step
+    hook = SurgVistaNonFiniteLossHook(check_interval=1, max_grad_norm=1e6)
+    runner = _tiny_runner(str(tmp_path))
+    hook.before_train(runner)
+    (runner.model(torch.ones(1, 4)).sum() * 1e12).backward()
+    runner.optim_wrapper.optimizer.step()
+    with pytest.raises(NonFiniteLossError, match=r'gradient norm .* above max_grad_norm=1e\+06'):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
+    hook.after_train(runner)
+    assert not hook._handles
+
+
+def test_nan_stop_names_the_last_checkpoint_with_sound_weights(tmp_path, demo_root, epoch1):
+    """Epoch 2 ruins the weights (patch embedding x 1e12: the loss stays finite) → the run stops
+    naming epoch_1.pth; a newer checkpoint recorded as unsound is skipped."""
+    import shutil
+    import time
+
+    import torch
+    from mmengine.hooks import Hook
+
+    from surgvista_mm.engine import NonFiniteLossError
+    from surgvista_mm.engine.checkpoint_io import load_checkpoint_file, to_plain
+    from surgvista_mm.engine.hooks.non_finite_loss_hook import last_sound_checkpoint
+    assert torch.load(epoch1, weights_only=True)['meta']['weights_check']['sound'] is True
+
+    class _Ruin(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            if runner.epoch == 1 and batch_idx == 0:
+                with torch.no_grad():
+                    runner.model.backbone.patch_embed.proj.weight.mul_(1e12)
+            self.loss = float(outputs['loss'])
+
+    work = tmp_path / 'w'
+    work.mkdir()
+    shutil.copy(epoch1, work / 'epoch_1.pth')
+    runner = SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(work), 2))
+    ruin = _Ruin()
+    runner.register_hook(ruin, priority='VERY_HIGH')
+    with pytest.raises(NonFiniteLossError, match=r'parameter norm .* above max_param_norm=100000'
+                       r'.*weights were finite and within bounds: .*epoch_1\.pth\. .*'
+                       r'--resume-override-optim'):
+        runner.train()
+    assert ruin.loss == ruin.loss and abs(ruin.loss) < 1e30  # the loss was finite
+    assert not (work / 'epoch_2.pth').exists()
+    # a newer checkpoint recorded with ruined weights is skipped
+    bad = load_checkpoint_file(str(work / 'epoch_1.pth'))
+    bad['meta']['weights_check'] = dict(param_norm=1e34, finite=True, sound=False)
+    time.sleep(0.01)
+    torch.save(to_plain(bad), work / 'iter_9.pth')
+    assert last_sound_checkpoint([str(work)]) == (str(work / 'epoch_1.pth'),
+                                                  [str(work / 'iter_9.pth')])
