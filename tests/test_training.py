@@ -119,7 +119,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, demo_roo
     _run(_write_cfg(tmp_path / 'ok.py', demo_root, 1), work, 'ok')
     before = (tmp_path / 'w' / 'epoch_1.pth').read_bytes()
     bad = _write_cfg(tmp_path / 'bad.py', demo_root, 2,
-                     "model.update(pixel_head=dict(loss_weight=float('nan')))")
+                     "model.update(pixel_head=dict(loss_weight=float('nan')))\n"
+                     'resume_allow_model_change = True  # the injected NaN is a model change')
     with pytest.raises(NonFiniteLossError, match='epoch_1.pth'):
         _run(bad, work, 'bad')
     assert not osp.exists(tmp_path / 'w' / 'epoch_2.pth')
@@ -199,3 +200,7 @@ def test_train_py_seed_and_resume_flags():
     assert cfg.resume is False
     cfg = tool.configure(argparse.Namespace(**dict(base, resume='w/epoch_3.pth')))
     assert cfg.resume is True and cfg.load_from == 'w/epoch_3.pth'
+    assert cfg.resume_override_optim is False and cfg.resume_allow_model_change is False
+    cfg = tool.configure(argparse.Namespace(**dict(base, resume_override_optim=True,
+                                                   resume_allow_model_change=True)))
+    assert cfg.resume_override_optim is True and cfg.resume_allow_model_change is True

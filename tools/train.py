@@ -47,10 +47,9 @@ def configure(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.resume_override_optim:
-        cfg.resume_override_optim = True
-    if args.resume_allow_model_change:
-        cfg.resume_allow_model_change = True
+    for flag in ('resume_override_optim', 'resume_allow_model_change'):  # resume_checks.py
+        if getattr(args, flag, False):
+            cfg[flag] = True
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -78,11 +78,14 @@ def config_differences(old: Any, new: Any, where: str) -> List[Difference]:
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         return [d for i, (a, b) in enumerate(zip(old, new))
                 for d in config_differences(a, b, f'{where}[{i}]')]
-    if old != new and not (isinstance(old, (int, float)) and isinstance(new, (int, float))
-                           and not isinstance(old, bool) and not isinstance(new, bool)
-                           and float(old) == float(new)):
-        return [(where, old, new)]
-    return []
+    if old == new or (_is_number(old) and _is_number(new)
+                      and (float(old) == float(new) or old != old and new != new)):  # 1 == 1.0, NaN
+        return []
+    return [(where, old, new)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _listing(diffs: Sequence[Difference]) -> str:
