@@ -27,10 +27,11 @@ import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 RECORD_KEY = 'run_config'
-#: where weights are read from, not what the model is: ``init_cfg`` (a resume reads the weights
-#: from the checkpoint) and ``checkpoint`` (e.g. the frozen teacher's file, whose path changes when
-#: the data folder moves)
-IGNORED_KEYS = ('init_cfg', 'checkpoint')
+#: not what the model computes: where weights are read from (``init_cfg``, ``pretrained``: a
+#: resume reads the weights from the checkpoint; ``checkpoint``: e.g. the frozen teacher's file,
+#: whose path changes when the data folder moves) and implementation switches of the same function
+#: (activation checkpointing, attention / linear kernels)
+IGNORED_KEYS = ('init_cfg', 'pretrained', 'checkpoint', 'with_cp', 'fused_attn', 'linear_impl')
 
 Difference = Tuple[str, Any, Any]
 
