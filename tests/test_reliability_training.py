@@ -8,21 +8,11 @@ import pytest
 from mmengine.config import Config
 
 from surgvista_mm.engine import SurgVistaRunner
+from tests.test_reliability_checkpoints import demo_root, ft_root  # noqa: F401 (fixtures)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CFG = osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')
 FINETUNE_CFG = osp.join(ROOT, 'configs', 'finetune', 'surgvista_demo_phase.py')
-
-
-@pytest.fixture(scope='module')
-def demo_root(make_demo) -> str:
-    return make_demo('--videos', '2', '--frames', '16', '--size', '64', '--web-videos', '1')
-
-
-@pytest.fixture(scope='module')
-def ft_root(make_demo) -> str:
-    return make_demo('--videos', '3', '--frames', '24', '--size', '64', '--web-videos', '0',
-                     '--no-progress')
 
 
 def _pretrain_cfg(demo_root: str, work_dir: str, max_epochs: int = 1, **overrides) -> Config:
@@ -263,25 +253,30 @@ def test_resume_with_a_changed_lr_is_refused_or_applied(tmp_path, demo_root, epo
 
 
 # --------------------------------------------------------------------------- ruined weights
-def _tiny_runner(work_dir: str):  # noqa: ANN202
+def _tiny_run(work_dir: str, **hook_args):  # noqa: ANN202
+    """A non-finite hook with ``hook_args``, set up (``before_train``) on a stand-in runner
+    training a Linear(4, 4) with SGD."""
     from types import SimpleNamespace
 
     import torch
     from mmengine.logging import MessageHub
+
+    from surgvista_mm.engine import SurgVistaNonFiniteLossHook
     model = torch.nn.Linear(4, 4)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    return SimpleNamespace(iter=0, epoch=0, work_dir=work_dir, model=model,
-                           optim_wrapper=SimpleNamespace(optimizer=optimizer),
-                           message_hub=MessageHub.get_instance('test_ruined_weights'))
+    runner = SimpleNamespace(iter=0, epoch=0, work_dir=work_dir, model=model,
+                             optim_wrapper=SimpleNamespace(optimizer=optimizer),
+                             message_hub=MessageHub.get_instance('test_ruined_weights'))
+    hook = SurgVistaNonFiniteLossHook(**hook_args)
+    hook.before_train(runner)
+    return hook, runner
 
 
 def test_weights_beyond_the_bound_stop_the_run_with_a_finite_loss(tmp_path):
     import torch
 
-    from surgvista_mm.engine import NonFiniteLossError, SurgVistaNonFiniteLossHook
-    hook = SurgVistaNonFiniteLossHook(check_interval=2, max_param_norm=1e4)
-    runner = _tiny_runner(str(tmp_path))
-    hook.before_train(runner)
+    from surgvista_mm.engine import NonFiniteLossError
+    hook, runner = _tiny_run(str(tmp_path), check_interval=2, max_param_norm=1e4)
     hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
     with torch.no_grad():
         runner.model.weight.mul_(1e34)  # finite, ruined
@@ -289,18 +284,14 @@ def test_weights_beyond_the_bound_stop_the_run_with_a_finite_loss(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r'parameter norm inf \(non-finite parameters, '
                        r'or ones too large .*none saved yet'):
         hook.after_train_iter(runner, 1, outputs={'loss': torch.tensor(1.0)})
-    hook = SurgVistaNonFiniteLossHook(check_interval=1, max_param_norm=1e4)
-    runner = _tiny_runner(str(tmp_path))
-    hook.before_train(runner)
+    hook, runner = _tiny_run(str(tmp_path), max_param_norm=1e4)
     with torch.no_grad():
         runner.model.weight.mul_(1e6)
     with pytest.raises(NonFiniteLossError, match=r'parameter norm [0-9.]+e\+06 above '
                        r'max_param_norm=10000 \(the weights are being ruined'):
         hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
     # gradients: measured in an optimizer step pre-hook on check iterations, before the step
-    hook = SurgVistaNonFiniteLossHook(check_interval=1, max_grad_norm=1e6)
-    runner = _tiny_runner(str(tmp_path))
-    hook.before_train(runner)
+    hook, runner = _tiny_run(str(tmp_path), max_grad_norm=1e6)
     (runner.model(torch.ones(1, 4)).sum() * 1e12).backward()
     runner.optim_wrapper.optimizer.step()
     with pytest.raises(NonFiniteLossError, match=r'gradient norm .* above max_grad_norm=1e\+06'):
