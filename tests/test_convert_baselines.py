@@ -339,7 +339,8 @@ def test_gsvit_release_gives_the_same_efficientvit(tmp_path):
     report = convert_file(src, dst, 'gsvit', target=_target(source))
     assert report.missing == [] and len(report.mapped) == len(source.state_dict())
     mapped = dict(report.mapped)
-    assert mapped['evit.2.1.conv1.c.weight'] == 'model.stages.1.downsample.patchmerge.conv1.conv.weight'
+    assert mapped['evit.2.1.conv1.c.weight'] == \
+        'model.stages.1.downsample.patchmerge.conv1.conv.weight'
     assert mapped['evit.0.6.bn.running_var'] == 'model.patch_embed.conv4.bn.running_var'
     assert mapped['evit.3.3.mixer.m.attn.proj.1.c.weight'] == \
         'model.stages.2.blocks.0.mixer.m.attn.proj.1.conv.weight'

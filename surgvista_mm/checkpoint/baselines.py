@@ -18,9 +18,10 @@ Published layouts (key names and shapes are facts of the releases; no code is ta
   below ``_feature_blocks.`` are torchvision's, which timm's ResNet shares.
 * ``endovit`` -> ``vit_base_patch16_224``. EndoViT (Batić et al., MAE ViT-B/16 on Endo700k;
   released as ``pytorch_model.bin`` / ``endovit_*.pth``) stores MAE's layout under ``model``:
-  ``cls_token``, ``pos_embed`` ``[1, 197, 768]`` (MAE's fixed sin-cos table, copied), ``patch_embed.proj.*``,
-  ``blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}``, ``norm``; pre-training
-  files add ``mask_token`` and ``decoder_*`` (dropped), fine-tuned ones ``head`` (dropped).
+  ``cls_token``, ``pos_embed`` ``[1, 197, 768]`` (MAE's fixed sin-cos table, copied),
+  ``patch_embed.proj.*``, ``blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}``,
+  ``norm``; pre-training files add ``mask_token`` and ``decoder_*`` (dropped), fine-tuned ones
+  ``head`` (dropped).
 * ``endossl-vit`` -> ``vit_large_patch16_224``. EndoSSL (Hirsch et al., MSN ViT-L/16), the layout
   of this project's teacher (:class:`~surgvista_mm.models.SurgVistaImageTeacher`): separate
   ``attn.q/k/v`` (fused here into timm's ``attn.qkv``, exact: timm splits ``qkv`` in that order),
@@ -49,11 +50,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
+from .natural import Result, Tensors
 from .state_dict import unwrap_state_dict
 
-Tensors = Dict[str, torch.Tensor]
 Shapes = Mapping[str, torch.Size]
-Result = Tuple[Tensors, List[Tuple[str, str]], List[Tuple[str, str]], List[str]]
 
 #: timm architecture each kind's published model is (``timm.create_model(arch, num_classes=0)``)
 TIMM_ARCHS = {
@@ -354,10 +354,10 @@ CONVERTERS: Dict[str, Callable[..., Result]] = {
 }
 
 
-def timm_target(arch: str, **kwargs) -> Dict[str, torch.Size]:
-    """Shapes of ``timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)`` with
-    the ``model.`` prefix, built on the meta device (no memory, no download)."""
+def timm_target(arch: str) -> Dict[str, torch.Size]:
+    """Shapes of ``timm.create_model(arch, pretrained=False, num_classes=0)`` with the
+    ``model.`` prefix, built on the meta device (no memory, no download)."""
     import timm
     with torch.device('meta'):
-        model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
+        model = timm.create_model(arch, pretrained=False, num_classes=0)
     return {PREFIX + k: v.shape for k, v in model.state_dict().items()}
