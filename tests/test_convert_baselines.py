@@ -133,6 +133,13 @@ def test_selfsupsurg_other_layouts(layout):
     assert set(out) == set(_target(source))
     torch.testing.assert_close(out['model.layer2.0.conv2.weight'], trunk['layer2.0.conv2.weight'])
     assert len(report.dropped) == {'torchvision': 2, 'ddp': 0, 'flattened_vissl': 1}[layout]
+    # files saved without BatchNorm counters: written as 0, so that the file loads strictly
+    counters = [k for k in state if k.endswith('num_batches_tracked')]
+    assert len(counters) == 17  # stem + 4 blocks x (3 + downsample)
+    out, report = convert_state_dict({k: v for k, v in state.items() if k not in counters},
+                                     'selfsupsurg', target=_target(source))
+    assert set(out) == set(_target(source)) and report.missing == []
+    assert out['model.bn1.num_batches_tracked'] == 0 and '17 BatchNorm' in report.summary()
 
 
 def test_selfsupsurg_full_size_resnet50_and_two_copies_refused():
@@ -154,6 +161,11 @@ def test_wrong_shape_names_key_and_both_shapes():
                                          r".*\(64, 64, 1, 1\)"):
         convert_state_dict(trunk, 'selfsupsurg', target=default_target('selfsupsurg'),
                            source='dino_surg.torch')
+    # a file of another kind: nothing matches, said before any shape check
+    with pytest.raises(KeyError, match=r"GSViT\.pkl: none of its 2 tensors belongs to the "
+                                       r"endovit layout.*evit\.0\.0\.c\.weight.*--kind"):
+        convert_state_dict({'evit.0.0.c.weight': torch.empty(3), 'decoder.0.weight':
+                            torch.empty(3)}, 'endovit', source='GSViT.pkl')
     # a ViT-B file given as EndoSSL (ViT-L) names the first mismatching key
     with pytest.raises(ValueError, match=r"model\.\S+.*768.*1024"):
         convert_state_dict(_meta('vit_base_patch16_224'), 'endossl-vit',

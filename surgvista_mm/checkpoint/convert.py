@@ -173,11 +173,19 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
     state = dict(state)
     if kind in BASELINE_CONVERTERS:
         out, mapped, dropped, notes = BASELINE_CONVERTERS[kind](state, target)
+        if not out:
+            raise KeyError(f'{source}: none of its {len(state)} tensors belongs to the {kind} '
+                           f'layout (first keys: {sorted(state)[:5]}); is --kind right?')
         report = ConversionReport(kind=kind, source=source, mapped=mapped, dropped=dropped,
                                   notes=notes)
         if target is not None:
             allow = [k for k in target if k.endswith(BASELINE_ALLOWED_MISSING)]
-            report.missing = check_state_dict(out, target, source, allow_missing=allow)
+            counters = check_state_dict(out, target, source, allow_missing=allow)
+            for key in counters:  # written, so that the file loads strictly
+                out[key] = torch.zeros((), dtype=torch.long)
+            if counters:
+                report.notes.append(f'{len(counters)} BatchNorm num_batches_tracked counters '
+                                    'not in the source, written as 0 (unused with a momentum)')
         return out, report
     if kind in NATURAL_CONVERTERS:
         out, mapped, dropped, notes = NATURAL_CONVERTERS[kind](state, target)
