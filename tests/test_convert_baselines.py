@@ -115,6 +115,15 @@ def test_selfsupsurg_vissl_checkpoint_gives_the_same_resnet(tmp_path):
     assert saved['meta']['source_sha256'] == file_sha256(src) and len(file_sha256(src)) == 64
     assert 'model.layer4.0.downsample.1.running_var' in saved['state_dict']
     _load_and_compare(dst, _small_resnet, source, torch.randn(2, 3, 64, 64))
+    # the model part exported on its own ({'model': {'trunk', 'heads'}}) reads the same
+    exported = str(tmp_path / 'exported.torch')
+    torch.save({'model': _vissl(source.state_dict())['classy_state_dict']['base_model']['model']},
+               exported)
+    report = convert_file(exported, dst, 'selfsupsurg', target=_target(source), force=True)
+    assert len(report.mapped) == len(source.state_dict()) and len(report.dropped) == 2
+    torch.save({'classy_state_dict': {'base_model': {'meta': {}}}}, exported)
+    with pytest.raises(KeyError, match=r'without a trunk under classy_state_dict\.base_model'):
+        convert_file(exported, dst, 'selfsupsurg', force=True)
 
 
 @pytest.mark.parametrize('layout', ['torchvision', 'ddp', 'flattened_vissl'])

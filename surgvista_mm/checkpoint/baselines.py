@@ -94,27 +94,28 @@ def _flatten(obj: Mapping, prefix: str = '') -> Tensors:
 def unwrap_baseline(raw: object, kind: str, source: str) -> Tensors:
     """The tensors of a published baseline file, before renaming.
 
-    * VISSL (``selfsupsurg``): ``classy_state_dict.base_model.model`` is flattened to
-      ``trunk.<key>`` / ``heads.<key>`` (optimizer, loss and meta entries are not read);
+    * VISSL (``selfsupsurg``): the dict holding ``trunk`` (``classy_state_dict.base_model.model``,
+      or ``model`` / the top level of an exported file) is flattened to ``trunk.<key>`` /
+      ``heads.<key>`` (optimizer, loss and meta entries are not read);
     * MSN (``endossl``, ``endossl-vit``): ``target_encoder`` (the EMA encoder MSN evaluates) is
       preferred over ``encoder``;
     * otherwise :func:`~.state_dict.unwrap_state_dict` (``state_dict`` / ``model`` / ``module``).
     """
-    if isinstance(raw, Mapping) and kind == 'selfsupsurg' and 'classy_state_dict' in raw:
-        node: object = raw['classy_state_dict']
-        for name in ('base_model', 'model'):
-            if not isinstance(node, Mapping) or name not in node:
-                raise KeyError(f'{source}: VISSL checkpoint without classy_state_dict.'
-                               f'base_model.model (missing {name!r})')
-            node = node[name]
-        assert isinstance(node, Mapping)
-        if not isinstance(node.get('trunk'), Mapping):
+    if isinstance(raw, Mapping) and kind == 'selfsupsurg':
+        node: Mapping = raw
+        path: List[str] = []
+        for name in ('classy_state_dict', 'base_model', 'model'):
+            if isinstance(node.get(name), Mapping):
+                node, path = node[name], path + [name]
+        if isinstance(node.get('trunk'), Mapping):
+            tensors = _flatten(node)
+            if not any(k.startswith('trunk.') for k in tensors):
+                raise TypeError(f'{source}: the VISSL trunk ({".".join(path + ["trunk"])}) '
+                                'holds no tensors')
+            return tensors
+        if 'classy_state_dict' in raw:
             raise KeyError(f'{source}: VISSL checkpoint without a trunk under '
-                           f'classy_state_dict.base_model.model (keys: {sorted(node)})')
-        tensors = _flatten(node)
-        if not tensors:
-            raise TypeError(f'{source}: the VISSL trunk holds no tensors')
-        return tensors
+                           f'{".".join(path)} (keys there: {sorted(node)[:10]})')
     if isinstance(raw, Mapping) and kind in ('endossl', 'endossl-vit'):
         for name in ('target_encoder', 'encoder'):
             if isinstance(raw.get(name), Mapping):
