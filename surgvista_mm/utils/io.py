@@ -15,10 +15,20 @@ from contextlib import contextmanager
 from typing import IO, Any, Iterator
 
 
-def _default_mode() -> int:
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _default_mode() -> int:
+    return 0o666 & ~_umask()
+
+
+def default_dir_mode() -> int:
+    """The permissions ``os.makedirs`` gives a folder (``0o777`` less the umask), for folders
+    made with ``tempfile.mkdtemp`` (private ``0o700``) and then renamed into place."""
+    return 0o777 & ~_umask()
 
 
 @contextmanager
