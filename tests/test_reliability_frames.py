@@ -71,3 +71,67 @@ def test_unsafe_video_file_names_are_refused(clip, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "..hidden.mp4: unsafe video id '..hidden': it starts with '.'" in err
     assert not (tmp_path / 'o').exists()
+
+
+@pytest.fixture(scope='module')
+def demo(make_demo) -> str:
+    return make_demo('--videos', '2', '--frames', '16', '--size', '64', '--web-videos', '1')
+
+
+def _corrupt_jpeg(path: str, kind: str) -> None:
+    """Damage the entropy-coded data but keep a valid header and the end-of-image marker: the
+    kind of file libjpeg only warns about ("Corrupt JPEG data") while OpenCV returns garbage."""
+    data = bytearray(open(path, 'rb').read())
+    sos = data.find(b'\xff\xda')
+    start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], 'big')
+    if kind == 'zeros':
+        for i in range(start + 8, start + 40):
+            data[i] = 0 if data[i] != 0xFF else 0xFF
+    else:  # truncated, the end-of-image marker appended
+        data = data[:(start + len(data)) // 2] + b'\xff\xd9'
+    open(path, 'wb').write(bytes(data))
+
+
+@pytest.mark.parametrize('kind', ['zeros', 'truncated'])
+def test_corrupt_jpeg_data_is_an_error_in_every_decode_path(demo, tmp_path, kind, monkeypatch):
+    import os.path as osp
+
+    from surgvista_mm.datasets import base_clip_dataset
+    from surgvista_mm.datasets.media import MediaError
+    from surgvista_mm.datasets.media_check import check_manifests
+    from surgvista_mm.inference.frames import open_frames
+    from surgvista_mm.registry import DATASETS
+    root = str(tmp_path / 'demo')
+    shutil.copytree(demo, root)
+    bad = osp.join(root, 'frames', 'video01', '000005.jpg')
+    _corrupt_jpeg(bad, kind)
+    garbage = cv2.imdecode(np.fromfile(bad, np.uint8), cv2.IMREAD_COLOR)
+    assert garbage is not None and garbage.shape == (64, 80, 3)  # OpenCV alone accepts it
+    # check_media reports it
+    report = check_manifests([osp.join(root, 'manifests', 'demo_frames.json')], progress=False)
+    assert [(p.video_id, p.frame) for p in report.problems] == [('video01', 5)]
+    assert 'cannot decode (cannot decode JPEG: Corrupt JPEG data' in report.problems[0].problem
+
+    def dataset(**kw):
+        return DATASETS.build(dict(type='SurgicalPretrainDataset', data_root=root,
+                                   sources=[dict(manifest='manifests/demo_frames.json')],
+                                   clip_len=4, frame_interval=1,
+                                   pipeline=[dict(type='SurgicalFrameLoader'),
+                                             dict(type='PackSurgVistaInputs')], **kw))
+    # the loaders raise a MediaError naming file, video and frame ...
+    with pytest.raises(MediaError, match=r"frame 5 of video 'video01' cannot be decoded: "
+                                         r".*000005.jpg \(ValueError: .*Corrupt JPEG data"):
+        dataset()[5]
+    # ... so on_bad_sample applies
+    monkeypatch.setattr(base_clip_dataset, 'print_log', lambda *a, **k: None)
+    ds = dataset(on_bad_sample='skip', max_bad_samples=3)
+    ds[5]
+    assert ds.bad_sample_count() == 1
+    # the fine-tuning crop loader's reference path and online inference on a frame folder
+    from surgvista_mm.registry import TRANSFORMS
+    info = ds.get_data_info(5)
+    loader = TRANSFORMS.build(dict(type='SurgicalFrameCropLoader', input_size=32, decoder='cv2'))
+    with pytest.raises(MediaError, match='Corrupt JPEG data'):
+        loader(dict(info, rng=np.random.default_rng(0)))
+    with pytest.raises(ValueError, match=r'cannot decode image .*000005.jpg: .*Corrupt JPEG'):
+        open_frames(osp.join(root, 'frames', 'video01')).read(np.array([5]))

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from .manifest import VideoEntry, load_manifest, native_index, num_frames_at_1fps
 from .media import first_bad_frame
+from .transforms.jpeg import decode_image
 
 _CHUNK = 64  # frames per task
 
@@ -79,13 +79,10 @@ def _check_frames(entry: VideoEntry, frames: Sequence[int], min_size: Optional[i
             problems.append(MediaProblem(entry.video_id, path, k,
                                          'truncated JPEG (no end-of-image marker)'))
             continue
-        try:
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        except cv2.error as exc:
-            img, detail = None, str(exc).strip().splitlines()[-1]
-        else:
-            detail = 'not an image'
-        if img is None or img.ndim != 3:
+        try:  # libjpeg's "Corrupt JPEG data" warnings are errors here
+            img = decode_image(data)
+        except (ValueError, cv2.error) as exc:
+            detail = (str(exc).strip().splitlines() or ['not an image'])[-1]
             problems.append(MediaProblem(entry.video_id, path, k, f'cannot decode ({detail})'))
             continue
         h, w = img.shape[:2]

@@ -12,7 +12,6 @@ import os
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from surgvista_mm.datasets.manifest import native_index, num_frames_at_1fps
@@ -69,10 +68,13 @@ class FrameSource:
 
 
 def _read_image(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f'cannot decode image {path}')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    from surgvista_mm.datasets.transforms.jpeg import decode_image
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:  # corrupt JPEG data is an error, not a grey block
+        return decode_image(data)
+    except ValueError as e:
+        raise ValueError(f'cannot decode image {path}: {e}') from e
 
 
 def open_frames(path: str, fps: Optional[float] = None) -> FrameSource:
