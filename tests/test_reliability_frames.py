@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import os.path as osp
 import shutil
 
 import cv2
@@ -94,8 +95,6 @@ def _corrupt_jpeg(path: str, kind: str) -> None:
 
 @pytest.mark.parametrize('kind', ['zeros', 'truncated'])
 def test_corrupt_jpeg_data_is_an_error_in_every_decode_path(demo, tmp_path, kind, monkeypatch):
-    import os.path as osp
-
     from surgvista_mm.datasets import base_clip_dataset
     from surgvista_mm.datasets.media import MediaError
     from surgvista_mm.datasets.media_check import check_manifests
@@ -135,3 +134,66 @@ def test_corrupt_jpeg_data_is_an_error_in_every_decode_path(demo, tmp_path, kind
         loader(dict(info, rng=np.random.default_rng(0)))
     with pytest.raises(ValueError, match=r'cannot decode image .*000005.jpg: .*Corrupt JPEG'):
         open_frames(osp.join(root, 'frames', 'video01')).read(np.array([5]))
+
+
+def _mp4_with_stts(src: str, dst: str, entries) -> None:
+    """Copy the MP4 ``src`` (one video track, the 'moov' box after the media data, as OpenCV
+    writes it) with its sample durations ('stts') replaced by ``entries`` [(count, ticks)] and
+    the track duration ('mdhd') set to their sum: a variable frame rate, nothing re-encoded."""
+    import struct
+
+    def rebuild(buf: bytes, start: int, end: int, path, body_of) -> bytes:
+        out, i = b'', start
+        while i < end:
+            size, kind = struct.unpack('>I4s', buf[i:i + 8])
+            if kind.decode() == path[0]:
+                body = (body_of[path[0]](buf[i + 8:i + size]) if len(path) == 1
+                        else rebuild(buf, i + 8, i + size, path[1:], body_of))
+                out += struct.pack('>I4s', len(body) + 8, kind) + body
+            else:
+                out += buf[i:i + size]
+            i += size
+        return out
+
+    total = sum(c * t for c, t in entries)
+    body_of = {'stts': lambda b: b[:4] + struct.pack('>I', len(entries)) + b''.join(
+                   struct.pack('>II', c, t) for c, t in entries),
+               'mdhd': lambda b: b[:16] + struct.pack('>I', total) + b[20:]}
+    buf = open(src, 'rb').read()
+    assert buf.find(b'moov') > buf.find(b'mdat')  # box offsets of the media data stay valid
+    buf = rebuild(buf, 0, len(buf), ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stts'], body_of)
+    buf = rebuild(buf, 0, len(buf), ['moov', 'trak', 'mdia', 'mdhd'], body_of)
+    open(dst, 'wb').write(buf)
+
+
+def test_a_frame_rate_that_does_not_fit_the_timestamps_is_a_warning(tmp_path, capsys):
+    """A variable frame rate (80 frames in 1.6 s, then 20 in 3.2 s; the header's average rate
+    20.8 fps): 1-fps frame 4 would be the frame shown at 2.08 s. Before: no word of it."""
+    import decord
+
+    from surgvista_mm.datasets.manifest import write_manifest
+    from surgvista_mm.datasets.media import header_fps_warning
+    from surgvista_mm.datasets.media_check import check_manifests
+    src = write_video(str(tmp_path / 'cfr.mp4'), 100, fps=25.0)  # timescale 12800: 512 / frame
+    vfr = str(tmp_path / 'videos' / 'vfr01.mp4')
+    os.makedirs(osp.dirname(vfr))
+    _mp4_with_stts(src, vfr, [(80, 256), (20, 2048)])
+    reader = decord.VideoReader(src)
+    assert header_fps_warning(reader, reader.get_avg_fps(), 'cfr', src) is None
+    reader = decord.VideoReader(vfr)
+    msg = header_fps_warning(reader, reader.get_avg_fps(), 'vfr01', vfr)
+    assert msg.startswith("video 'vfr01' (") and 'its frame rate 20.8333 fps (header / ' \
+        "manifest) does not fit its frames' timestamps: 1-fps frame 4 (native frame 83) is " \
+        'shown at 2.08 s, 1.9 s off' in msg
+    # the tools that map 1-fps frames to native frames say so, naming the video
+    report = extract_frames([vfr], str(tmp_path / 'frames'), progress=False)
+    assert report.done == ['vfr01'] and "video 'vfr01'" in report.warnings[vfr]
+    manifest = str(tmp_path / 'm.json')
+    write_manifest(manifest, [dict(video_id='vfr01', video=vfr, num_frames=4)])
+    media = check_manifests([manifest], progress=False)
+    assert media.ok and len(media.warnings) == 1 and "video 'vfr01'" in media.warnings[0]
+    assert 'warning: video \'vfr01\'' in media.summary()
+    capsys.readouterr()
+    assert load_tool('build_manifest').main([str(tmp_path / 'videos'), '--out', manifest,
+                                             '--frames-glob', '']) == 0
+    assert "warning: video 'vfr01'" in capsys.readouterr().err

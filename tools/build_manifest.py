@@ -34,6 +34,7 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from surgvista_mm.datasets.manifest import (num_frames_at_1fps, read_id_list,  # noqa: E402
                                             write_manifest)
+from surgvista_mm.datasets.media import header_fps_warning  # noqa: E402
 from surgvista_mm.datasets.media_check import check_manifests  # noqa: E402
 from surgvista_mm.utils.paths import check_id, id_from_relpath  # noqa: E402
 
@@ -120,11 +121,15 @@ def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_fr
     return frame_videos, video_files
 
 
-def count_video(path: str) -> Tuple[int, float]:
-    """(1-fps frame count, native fps) of a video file, read with decord."""
+def count_video(path: str, video_id: str = '') -> Tuple[int, float]:
+    """(1-fps frame count, native fps) of a video file, read with decord; a frame rate that does
+    not fit the frames' timestamps is printed as a warning naming the video."""
     import decord
     reader = decord.VideoReader(path, num_threads=1)
     fps = float(reader.get_avg_fps())
+    warning = header_fps_warning(reader, fps, video_id or osp.basename(path), path)
+    if warning:
+        print(f'warning: {warning}', file=sys.stderr)
     return num_frames_at_1fps(len(reader), fps), fps
 
 
@@ -159,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     todo = [(vid, rel) for vid, rel in video_files if vid not in exclude]
     for vid, rel in tqdm(todo, desc='counting video frames', unit='video', disable=not todo):
         try:
-            n, fps = count_video(osp.join(root, rel))
+            n, fps = count_video(osp.join(root, rel), vid)
         except Exception as e:  # decord raises its own error types
             raise RuntimeError(f'cannot read video {vid!r} ({osp.join(root, rel)}): {e}') from e
         videos.append(dict(video_id=vid, video=rel, num_frames=n, fps=fps))

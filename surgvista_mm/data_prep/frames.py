@@ -40,6 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from surgvista_mm.datasets.manifest import native_index, num_frames_at_1fps, write_manifest
+from surgvista_mm.datasets.media import header_fps_warning
 from surgvista_mm.utils.io import atomic_write_bytes, atomic_write_json
 from surgvista_mm.utils.paths import check_id, safe_child
 
@@ -110,6 +111,7 @@ class ExtractReport:
     skipped: List[str] = field(default_factory=list)
     bad: Dict[str, str] = field(default_factory=dict)      # video path -> reason
     refused: Dict[str, str] = field(default_factory=dict)  # video path -> reason
+    warnings: Dict[str, str] = field(default_factory=dict)  # video path -> warning (extracted)
     manifest: Optional[str] = None
 
 
@@ -261,7 +263,8 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     Returns:
         ``(status, summary)``: status ``'done'`` or ``'skipped'`` (already complete with the same
         options); the summary holds ``video_id``, ``video`` (source path), ``native_fps``,
-        ``native_frames``, ``num_frames``, ``crop_box`` and the options.
+        ``native_frames``, ``num_frames``, ``crop_box``, the options and ``warning`` (None, or
+        why the 1-fps frames may not match the video time: ``media.header_fps_warning``).
 
     Raises:
         BadVideoError: the video is missing, unreadable, empty or truncated.
@@ -310,6 +313,7 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     if declared is not None and length < declared - max(native_fps, 2):
         raise BadVideoError(f'{path}: truncated, the container declares {declared} frames but '
                             f'only {length} can be read')
+    warning = header_fps_warning(reader, native_fps, vid, path)
     step = native_fps / opts.fps
     num = num_frames_at_1fps(length, step)
     os.makedirs(vdir, exist_ok=True)
@@ -345,7 +349,8 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
         shape = None if first is None else first.shape[:2]
     summary = dict(video_id=vid, video=osp.abspath(path), native_fps=native_fps,
                    native_frames=length, num_frames=num, crop_box=box,
-                   frame_shape=None if shape is None else list(shape), params=params)
+                   frame_shape=None if shape is None else list(shape), params=params,
+                   warning=warning)
     atomic_write_json(osp.join(vdir, SUMMARY), summary)
     return 'done', summary
 
@@ -404,6 +409,8 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
             report.refused[path] = err
         else:
             (report.done if status == 'done' else report.skipped).append(summary['video_id'])
+            if summary.get('warning'):  # e.g. a frame rate that does not fit the timestamps
+                report.warnings[path] = summary['warning']
         bar.update(1)
 
     if workers <= 1:

@@ -66,6 +66,8 @@ def main(argv=None) -> int:
         return 2
     print(f'{len(report.done)} extracted, {len(report.skipped)} already complete, '
           f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: {report.manifest}')
+    for path, why in report.warnings.items():
+        print(f'WARNING {path}: {why}', file=sys.stderr)
     for path, why in report.refused.items():
         print(f'REFUSED {path}: {why}', file=sys.stderr)
     for path, why in report.bad.items():
