@@ -199,15 +199,38 @@ def test_a_failed_final_move_keeps_the_staged_results(tmp_path, monkeypatch):
     assert writers.clean_stale_stages(str(out)) == []
 
 
+_KILLED_WHILE_WRITING = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import surgvista_mm
+from surgvista_mm.evaluation.writers import SurgicalPredictionWriter
+writer = SurgicalPredictionWriter(metric=dict(type='SurgicalPhaseMetric', num_classes=3,
+                                              relaxation='none', fps=1), out_dir={out!r})
+write_phase = writer._write_phase
+def killed(stage, records):  # kill -9 once the per-video files are staged
+    write_phase(stage, records)
+    os.kill(os.getpid(), signal.SIGKILL)
+writer._write_phase = killed
+writer.dataset_meta = dict(classes=['a', 'b', 'c'])
+writer.write([dict(video_id='v1', frame_index=t, scores=np.ones(3) / 3, gt=0)
+              for t in range(4)], {{}})
+"""
+
+
 def test_a_killed_test_run_leaves_no_partial_folder_for_good(tmp_path):
     out = tmp_path / 'results'
-    out.mkdir()
-    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
-                          capture_output=True, text=True, check=True)
-    pid = int(dead.stdout)  # a process that has exited
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    run = subprocess.run([sys.executable, '-c', _KILLED_WHILE_WRITING.format(root=root,
+                                                                              out=str(out))],
+                         capture_output=True, text=True)
+    assert run.returncode == -9, run.stderr
+    (left,) = os.listdir(out)  # before: .results.partial-<pid> beside it, for good
+    with open(out / left / STAGE_MARKER) as f:
+        assert left == f'.partial-{json.load(f)["pid"]}'  # the killed process's stage
+    assert 'v1-phase.txt' in os.listdir(out / left / 'pred')
     import socket
-    for name, info in ((f'.partial-{pid}', dict(pid=pid, host=socket.gethostname())),
-                       (f'.partial-{os.getpid()}', dict(pid=os.getpid(),
+    for name, info in ((f'.partial-{os.getpid()}', dict(pid=os.getpid(),  # a live run's
                                                         host=socket.gethostname())),
                        ('.partial-1', dict(pid=1, host='another-node'))):
         (out / name).mkdir()
