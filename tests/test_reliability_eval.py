@@ -12,7 +12,7 @@ from tests.helpers.tools import load_tool
 @pytest.mark.parametrize('tool', ['analysis/eval_cvs', 'analysis/eval_triplet'])
 def test_an_unreadable_npz_does_not_suggest_allow_pickle(tool, tmp_path, capsys):
     bad = tmp_path / 'preds.npz'
-    bad.write_bytes(b'not an archive at all' * 4)  # numpy: "If you trust the file ... allow_pickle="
+    bad.write_bytes(b'not an archive at all' * 4)  # numpy: "... unsafely using allow_pickle="
     assert load_tool(tool).main([str(bad)]) == 2
     err = capsys.readouterr().err
     assert 'preds.npz is not an .npz file' in err and 'pickle' not in err

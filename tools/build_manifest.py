@@ -8,8 +8,9 @@ of the ``--video-ext`` extensions becomes a video-file video, its 1-fps frame co
 decord (1-fps frame k = native frame round(k * fps)). Video ids are folder names / file stems;
 with ``--id-from path`` they are paths relative to ROOT with their folders joined by ``__``
 (``hospA/video01`` -> ``hospA__video01``), so every id is a safe file name (no ``/``; the rule of
-``surgvista_mm/utils/paths.py``; a name that breaks it is an error naming the folder). The manifest is written atomically, with a
-``data_root`` relative to its own folder, so it can be moved together with the data.
+``surgvista_mm/utils/paths.py``; a name that breaks it is an error naming the folder). The
+manifest is written atomically, with a ``data_root`` relative to its own folder, so it can be
+moved together with the data.
 
 Example::
 

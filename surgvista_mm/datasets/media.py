@@ -124,7 +124,8 @@ def header_fps_warning(reader: Any, fps: float, video_id: str, path: str,
     span = stamps[-1] - start
     rate = f' ({(count - 1) / span:.3g} fps on average)' if span > 0 else ''
     return (f'video {video_id!r} ({path}): its frame rate {fps:g} fps (header / manifest) does '
-            f'not fit its frames\' timestamps: 1-fps frame {ks[worst]} (native frame {natives[worst]}) is '
+            f'not fit its frames\' timestamps: 1-fps frame {ks[worst]} (native frame '
+            f'{natives[worst]}) is '
             f'shown at {stamps[worst] - start:.2f} s, {drift[worst]:.1f} s off; its {count} '
             f'frames span {span:.2f} s{rate}. 1-fps frames (and labels) would not match the '
             f'video time: re-encode it at a constant frame rate (e.g. ffmpeg -i IN -vf fps=25 '

@@ -115,8 +115,8 @@ def sample_rows(rows: Dict[int, int], row_of_k: Callable[[int], int],
 
     The labels end at the first missing row when no later row exists (the file ends before the
     video: the dataset reports it) or when frame 0 has none; a missing row after labelled ones,
-    with later rows, is a gap in the annotation and raises ``ValueError`` naming the file, the row and the 1-fps frame (``hint`` is
-    appended, e.g. which rate the rows were sampled at).
+    with later rows, is a gap in the annotation and raises ``ValueError`` naming the file, the
+    row and the 1-fps frame (``hint`` is appended, e.g. which rate the rows were sampled at).
     """
     labels: List[int] = []
     k = 0

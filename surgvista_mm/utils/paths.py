@@ -25,8 +25,8 @@ import os.path as osp
 import re
 from typing import Optional
 
-__all__ = ['MAX_ID_LEN', 'PATH_ID_SEPARATOR', 'UnsafeIdError', 'UnsafePathError', 'id_problem', 'check_id',
-           'id_from_relpath', 'safe_child']
+__all__ = ['MAX_ID_LEN', 'PATH_ID_SEPARATOR', 'UnsafeIdError', 'UnsafePathError', 'id_problem',
+           'check_id', 'id_from_relpath', 'safe_child']
 
 MAX_ID_LEN = 200
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
