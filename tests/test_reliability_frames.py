@@ -166,7 +166,8 @@ def _mp4_with_stts(src: str, dst: str, entries) -> None:
     open(dst, 'wb').write(buf)
 
 
-def test_a_frame_rate_that_does_not_fit_the_timestamps_is_a_warning(tmp_path, capsys):
+def test_a_frame_rate_that_does_not_fit_the_timestamps_is_a_warning(tmp_path, capsys,
+                                                                     monkeypatch):
     """A variable frame rate (80 frames in 1.6 s, then 20 in 3.2 s; the header's average rate
     20.8 fps): 1-fps frame 4 would be the frame shown at 2.08 s. Before: no word of it."""
     import decord
@@ -197,3 +198,10 @@ def test_a_frame_rate_that_does_not_fit_the_timestamps_is_a_warning(tmp_path, ca
     assert load_tool('build_manifest').main([str(tmp_path / 'videos'), '--out', manifest,
                                              '--frames-glob', '']) == 0
     assert "warning: video 'vfr01'" in capsys.readouterr().err
+    from surgvista_mm.data_prep.releases import common  # prepare.py's video probe
+    logged = []
+    monkeypatch.setattr(common, 'print_log', lambda msg, **kw: logged.append(msg))
+    assert common.probe_video(vfr)[1] == pytest.approx(20.8333, abs=1e-3)
+    assert len(logged) == 1 and logged[0].startswith("video 'vfr01'")
+    common.probe_video(src)
+    assert len(logged) == 1

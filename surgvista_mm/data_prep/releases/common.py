@@ -3,6 +3,7 @@ written through a temporary folder, and readers that name ``file:line`` in their
 from __future__ import annotations
 
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -11,7 +12,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mmengine.logging import print_log
+
 from surgvista_mm.datasets.manifest import MANIFEST_FORMAT, load_manifest, num_frames_at_1fps
+from surgvista_mm.datasets.media import header_fps_warning
 from surgvista_mm.utils.io import default_dir_mode
 from surgvista_mm.utils.paths import UnsafePathError, id_problem, safe_child
 
@@ -190,7 +194,8 @@ def read_label_rows(path: str, sep: Optional[str], classes: Sequence[str],
 
 # ------------------------------------------------------------------------------ videos
 def probe_video(path: str) -> Tuple[int, float]:
-    """``(native frame count, native fps)`` of a video file, read with decord."""
+    """``(native frame count, native fps)`` of a video file, read with decord; a frame rate
+    that does not fit the frames' timestamps is logged as a WARNING naming the video."""
     if not osp.isfile(path):
         raise ReleaseError(f'missing file: {path}')
     import decord
@@ -201,6 +206,9 @@ def probe_video(path: str) -> Tuple[int, float]:
         raise ReleaseError(f'{path}: unreadable video ({e})') from e
     if n <= 0 or not fps > 0:
         raise ReleaseError(f'{path}: empty video or no frame rate')
+    warning = header_fps_warning(reader, fps, osp.splitext(osp.basename(path))[0], path)
+    if warning:
+        print_log(warning, logger='current', level=logging.WARNING)
     return n, fps
 
 
