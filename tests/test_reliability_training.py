@@ -340,3 +340,29 @@ def test_nan_stop_names_the_last_checkpoint_with_sound_weights(tmp_path, demo_ro
     torch.save(to_plain(bad), work / 'iter_9.pth')
     assert last_sound_checkpoint([str(work)]) == (str(work / 'epoch_1.pth'),
                                                   [str(work / 'iter_9.pth')])
+
+
+def test_resume_config_comparison_rules():
+    """Lists by index, 1 == 1.0, NaN == NaN, weight locations and kernels ignored; a checkpoint
+    without a record resumes with a warning saying nothing could be compared."""
+    from mmengine.config import Config
+
+    from surgvista_mm.engine.resume_checks import (check_resume_config, config_differences,
+                                                   run_config_record)
+    old = {'backbone': {'depth': 2, 'drop': 0.0, 'scale': float('nan'), 'with_cp': False,
+                        'init_cfg': {'checkpoint': 'a.pth'}}, 'sizes': [1, 2]}
+    new = {'backbone': {'depth': 2.0, 'drop': 0.1, 'scale': float('nan'), 'with_cp': True,
+                        'init_cfg': None}, 'sizes': [1, 2, 3], 'extra': 'x'}
+    assert config_differences(old, new, 'model') == [
+        ('model.backbone.drop', 0.0, 0.1), ('model.sizes', [1, 2], [1, 2, 3]),
+        ('model.extra', '<absent>', 'x')]
+    cfg = Config(dict(model=dict(type='M', depth=2), optim_wrapper=dict(
+        optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95))),
+        param_scheduler=[dict(type='LinearLR', start_factor=1e-3)]))
+    record = run_config_record(cfg)
+    assert record['optimizer']['betas'] == [0.9, 0.95]  # plain lists
+    warnings = []
+    logger = type('L', (), {'warning': staticmethod(warnings.append)})
+    assert check_resume_config(cfg, {'meta': {'run_config': record}}, 'e.pth', logger) == []
+    assert check_resume_config(cfg, {'meta': {}}, 'old.pth', logger) == []
+    assert len(warnings) == 1 and 'old.pth holds no run_config' in warnings[0]
