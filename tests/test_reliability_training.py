@@ -366,3 +366,35 @@ def test_resume_config_comparison_rules():
     assert check_resume_config(cfg, {'meta': {'run_config': record}}, 'e.pth', logger) == []
     assert check_resume_config(cfg, {'meta': {}}, 'old.pth', logger) == []
     assert len(warnings) == 1 and 'old.pth holds no run_config' in warnings[0]
+
+
+def test_lock_without_flock_checks_the_recorded_pid(tmp_path, monkeypatch):
+    """On a file system without flock the recorded owner decides: a live PID on this host or any
+    PID on another host is refused; a dead PID on this host is taken over with a warning."""
+    import json
+    import os
+    import socket
+    import subprocess
+
+    from surgvista_mm.engine import work_dir_lock as wdl
+    monkeypatch.setattr(wdl, '_flock', lambda fd: None)
+    gone = subprocess.Popen(['true'])  # a PID that no longer runs
+    gone.wait()
+    host = socket.gethostname()
+    lock = tmp_path / 'train.lock'
+    for owner, refused in (({'pid': os.getppid(), 'host': host}, 'in use by another training'),
+                           ({'pid': gone.pid, 'host': 'node-b'}, 'locked by a training run on '
+                            'another host'),
+                           ({'pid': gone.pid, 'host': host}, None)):
+        lock.write_text(json.dumps(owner))
+        warnings = []
+        if refused:
+            with pytest.raises(wdl.WorkDirLockedError, match=refused):
+                wdl.acquire_work_dir_lock(str(tmp_path), warnings.append)
+            assert json.loads(lock.read_text()) == owner  # left as it was
+        else:
+            held = wdl.acquire_work_dir_lock(str(tmp_path), warnings.append)
+            assert json.loads(lock.read_text())['pid'] == os.getpid()
+            assert f'no longer runs (PID {gone.pid}' in warnings[0]
+            held.release()
+            assert not lock.exists()

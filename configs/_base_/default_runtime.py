@@ -18,7 +18,10 @@ default_hooks = dict(
     # no SyncBuffersHook: the only buffers are fixed sin-cos tables and normalisation constants,
     # identical on every rank; averaging them would only add float rounding
 )
-custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1)]
+# stops on a NaN/Inf loss, or on weights / gradients whose L2 norm leaves the bounds (a finite
+# loss can hide ruined weights); names the last checkpoint with sound weights
+custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1, max_param_norm=1e5,
+                     max_grad_norm=1e6)]
 
 env_cfg = dict(
     cudnn_benchmark=False,
