@@ -114,15 +114,20 @@ def test_copied_work_dir_resumes_from_its_own_files(tmp_path):
 
 
 # --------------------------------------------------------------------------- one run per work dir
-_HOLD = ('import sys, time; from surgvista_mm.engine.work_dir_lock import acquire_work_dir_lock; '
-         'lock = acquire_work_dir_lock(sys.argv[1]); print("locked", flush=True); time.sleep(600)')
+# loads only engine/work_dir_lock.py (standard library), not the whole package: starts at once
+_HOLD = ('import importlib.util, sys, time; '
+         'spec = importlib.util.spec_from_file_location("wdl", sys.argv[2]); '
+         'wdl = importlib.util.module_from_spec(spec); spec.loader.exec_module(wdl); '
+         'lock = wdl.acquire_work_dir_lock(sys.argv[1]); print("locked", flush=True); '
+         'time.sleep(600)')
 
 
 def _hold_lock(work_dir: str):  # noqa: ANN202
     """A separate process holding ``work_dir``'s lock, as a first training run would."""
     import subprocess
     import sys
-    proc = subprocess.Popen([sys.executable, '-c', _HOLD, work_dir], cwd=ROOT,
+    module = osp.join(ROOT, 'surgvista_mm', 'engine', 'work_dir_lock.py')
+    proc = subprocess.Popen([sys.executable, '-c', _HOLD, work_dir, module], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == 'locked'
     return proc
