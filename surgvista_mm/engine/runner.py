@@ -5,7 +5,7 @@ import datetime
 import os
 import os.path as osp
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
@@ -84,7 +84,7 @@ class SurgVistaRunner(Runner):
     """
 
     _resuming: bool = False
-    _resume_changes: list = []  # optimizer / scheduler config changes of the current resume
+    _resume_changes: Sequence = ()  # optimizer / scheduler config changes of the current resume
 
     @staticmethod
     def _refuse_unsafe_torch_load() -> None:
