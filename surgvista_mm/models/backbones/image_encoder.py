@@ -28,7 +28,8 @@ class TimmImageEncoder(BaseModule):
         arch: timm architecture name (e.g. ``'resnet50'``, ``'vit_base_patch16_224'``).
         img_size: input side in pixels, for the architectures whose timm constructor takes one
             (ViTs, EfficientViT: position tables / attention biases depend on it).
-        drop_path_rate: stochastic depth of the timm model.
+        drop_path_rate: stochastic depth of the timm model (passed only when not 0, timm's
+            default: some architectures, e.g. EfficientViT-M, have none).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')`` loads weights
             strictly (``weights_only=True``) in :meth:`init_weights`: a converted baseline file
             (keys ``model.*``) or a stage-1 training checkpoint (keys ``backbone.model.*``, the
@@ -47,7 +48,8 @@ class TimmImageEncoder(BaseModule):
         import timm
         if not timm.is_model(arch):
             raise KeyError(f'TimmImageEncoder: unknown timm architecture {arch!r}')
-        kwargs = dict(drop_path_rate=drop_path_rate)
+        # 0 is timm's default; EfficientViT (MSRA) takes no drop_path_rate at all
+        kwargs = dict(drop_path_rate=drop_path_rate) if drop_path_rate else {}
         try:
             self.model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs,
                                            **({} if pass_img_size is False
