@@ -239,3 +239,27 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
     assert rescored['jaccard'] == pytest.approx(m['phase/cholec80-matlab/jaccard'], abs=1e-6)
     assert rescored['image_accuracy'] == pytest.approx(m['phase/unrelaxed/image_accuracy'],
                                                        abs=1e-6)
+
+
+def test_bank_of_a_surgvista_clip_config(make_demo, tmp_path):
+    """With a SurgVISTA fine-tuning config, frame t's feature is the pooled fc_norm feature of the
+    causal clip ending at t, equal to what the model computes on the dataset's clip."""
+    demo = make_demo(*DEMO_ARGS)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'finetune', 'surgvista_demo_phase.py'))
+    for key in LOADERS:
+        cfg[key].dataset.data_root = demo
+    ckpt = str(tmp_path / 'clip.pth')
+    model = _random_checkpoint(cfg, ckpt, seed=0)
+    bank = str(tmp_path / 'bank')
+    meta = extract_bank(cfg, ckpt, bank, batch_size=16, progress=False)['bank']
+    assert (meta['clip_len'], meta['frame_interval'], meta['feature_dim']) == (8, 2, 96)
+    from surgvista_mm.registry import DATASETS
+    dataset = DATASETS.build(cfg.test_dataloader.dataset.copy())
+    picks = [0, 5, 23]  # clamped at the start, inside, the last second
+    items = [dataset[i] for i in picks]
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=[it['inputs'] for it in items],
+                                            data_samples=[it['data_samples'] for it in items]))
+        expected = model.cls_head.pool(model.backbone(data['inputs'].flatten(0, 1))).numpy()
+    with np.load(osp.join(bank, 'video03.npz')) as stored:
+        np.testing.assert_allclose(stored['features'][picks], expected, rtol=1e-4, atol=1e-5)
