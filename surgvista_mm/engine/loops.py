@@ -63,29 +63,33 @@ def _run_iter(loop, stage: str, idx: int, data_batch, losses: Dict) -> Dict:  # 
     return losses
 
 
+class _PerFrameEvaluation:
+    """What both loops change: the evaluated size is the number of predictions made."""
+
+    _stage = ''
+    num_predictions = 0
+
+    def _losses(self) -> Dict:
+        return getattr(self, f'{self._stage}_loss')
+
+    def run(self) -> dict:
+        return _run(self, self._stage, self._losses())
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch) -> None:  # noqa: ANN001
+        setattr(self, f'{self._stage}_loss',
+                _run_iter(self, self._stage, idx, data_batch, self._losses()))
+
+
 @LOOPS.register_module()
-class SequenceValLoop(ValLoop):
+class SequenceValLoop(_PerFrameEvaluation, ValLoop):
     """``ValLoop`` (same arguments) evaluating every per-frame prediction of every sample."""
 
-    num_predictions = 0
-
-    def run(self) -> dict:
-        return _run(self, 'val', self.val_loss)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch) -> None:  # noqa: ANN001
-        self.val_loss = _run_iter(self, 'val', idx, data_batch, self.val_loss)
+    _stage = 'val'
 
 
 @LOOPS.register_module()
-class SequenceTestLoop(TestLoop):
+class SequenceTestLoop(_PerFrameEvaluation, TestLoop):
     """``TestLoop`` (same arguments) evaluating every per-frame prediction of every sample."""
 
-    num_predictions = 0
-
-    def run(self) -> dict:
-        return _run(self, 'test', self.test_loss)
-
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch) -> None:  # noqa: ANN001
-        self.test_loss = _run_iter(self, 'test', idx, data_batch, self.test_loss)
+    _stage = 'test'

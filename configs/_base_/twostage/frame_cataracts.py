@@ -4,10 +4,6 @@
 _base_ = ['../datasets/finetune_cataracts_phase.py', './frame_pipelines.py']
 
 num_classes = 19
-_frame = dict(clip_len=1, frame_interval=1)
-train_dataloader = dict(batch_size=64,
-                        dataset=dict(_frame, pipeline={{_base_.frame_train_pipeline}}))
-val_dataloader = dict(batch_size=64,
-                      dataset=dict(_frame, pipeline={{_base_.frame_test_pipeline}}))
-test_dataloader = dict(batch_size=64,
-                       dataset=dict(_frame, pipeline={{_base_.frame_test_pipeline}}))
+train_dataloader = dict(batch_size=64, dataset={{_base_.frame_train_dataset}})
+val_dataloader = dict(batch_size=64, dataset={{_base_.frame_test_dataset}})
+test_dataloader = dict(batch_size=64, dataset={{_base_.frame_test_dataset}})
