@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
@@ -229,6 +230,20 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
     np.testing.assert_allclose(scores['scores'].sum(1), 1.0, rtol=1e-5)
     assert sorted(os.listdir(results / 'pred')) == ['video03-phase.txt']
     assert (results / 'plots' / 'phase_ribbons.png').is_file()
+    # 4b. two gloo ranks (the sampler pads: both ranks predict video03) write the same files
+    out2 = run / 'results_2ranks'
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT, PYTHON=sys.executable,
+               OMP_NUM_THREADS='1', PORT=str(28700 + os.getpid() % 1000))
+    proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_test.sh'), TCN_CFG,
+                           best_tcn[0], '2', '--work-dir', str(run / 'test2'), '--out-dir',
+                           str(out2), '--cfg-options', *bank_opts, *loaders],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert 'world size: 2' in proc.stdout + proc.stderr
+    report2 = json.loads((out2 / 'metrics.json').read_text())
+    assert report2['num_samples'] == 24 and report2['metrics'] == report['metrics']
+    scores2 = np.load(out2 / 'scores.npz')
+    np.testing.assert_allclose(scores2['scores'], scores['scores'], atol=1e-6)
     # 5. eval_phase.py re-scores the written files to the same numbers
     out = tmp_path / 'eval.json'
     assert load_tool('analysis/eval_phase').main(
