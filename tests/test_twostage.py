@@ -278,3 +278,32 @@ def test_bank_of_a_surgvista_clip_config(make_demo, tmp_path):
         expected = model.cls_head.pool(model.backbone(data['inputs'].flatten(0, 1))).numpy()
     with np.load(osp.join(bank, 'video03.npz')) as stored:
         np.testing.assert_allclose(stored['features'][picks], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_timm_image_encoder_loads_both_weight_layouts(tmp_path):
+    """A converted baseline file (keys ``model.<timm key>``) and a stage-1 training checkpoint
+    (``backbone.model.*`` besides the head) load strictly; a wrong key is refused, naming it."""
+    from surgvista_mm.models.backbones import TimmImageEncoder
+    torch.manual_seed(0)
+    source = TimmImageEncoder('test_resnet')
+    x = torch.randn(2, 3, 32, 32)
+    expected = source.eval()(x)
+    assert expected.shape == (2, source.out_channels) == (2, 96)
+    assert torch.equal(source(x[:, :, None]), expected)  # a one-frame clip is the image
+    converted = str(tmp_path / 'converted.pth')
+    torch.save({'state_dict': source.state_dict(), 'meta': {'kind': 'test'}}, converted)
+    stage1 = str(tmp_path / 'stage1.pth')
+    torch.save({'state_dict': {**{f'backbone.{k}': v for k, v in source.state_dict().items()},
+                               'cls_head.head.weight': torch.zeros(7, 96)}}, stage1)
+    for path in (converted, stage1):
+        target = TimmImageEncoder('test_resnet', init_cfg=dict(type='Pretrained',
+                                                               checkpoint=path))
+        target.init_weights()
+        assert torch.equal(target.eval()(x), expected)
+    bad = str(tmp_path / 'bad.pth')
+    torch.save({'state_dict': {'model.nope': torch.zeros(1), **source.state_dict()}}, bad)
+    with pytest.raises(KeyError, match='model.nope'):
+        TimmImageEncoder('test_resnet', init_cfg=dict(type='Pretrained',
+                                                      checkpoint=bad)).init_weights()
+    with pytest.raises(ValueError, match='single frames'):
+        source(torch.randn(1, 3, 2, 32, 32))
