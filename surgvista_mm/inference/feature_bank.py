@@ -99,7 +99,8 @@ def bank_videos(cfg: Config) -> Tuple[Dict[str, List[str]], Dict[str, Dict]]:
         if not loader or not loader.get('dataset'):
             continue
         ds_cfg = copy.deepcopy(loader['dataset'])
-        ds_cfg.update(pipeline=[], test_mode=True, lazy_init=False)
+        # every frame of every video: a training config's on_bad_sample='skip' does not apply
+        ds_cfg.update(pipeline=[], test_mode=True, lazy_init=False, on_bad_sample='error')
         dataset = DATASETS.build(ds_cfg)
         if not isinstance(dataset, SurgicalPhaseDataset):
             raise ValueError(f'{key}.dataset is a {type(dataset).__name__}; feature banks are '

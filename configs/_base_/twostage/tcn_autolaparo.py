@@ -9,10 +9,7 @@ classes = ('Preparation', 'Dividing Ligament and Peritoneum',
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=7, relaxation='none')
 test_evaluator = dict(val_evaluator, bootstrap=1000, seed=0)
 
-max_epochs = 50
 model = dict(num_classes=7, num_layers=8, num_f_maps=32)
-train_dataloader = dict(dataset=dict(classes=classes))
-val_dataloader = dict(dataset=dict(classes=classes))
-test_dataloader = dict(dataset=dict(classes=classes))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
-train_cfg = dict(max_epochs=max_epochs)
+_classes = dict(dataset=dict(classes=classes))  # the bank's classes must be these
+train_dataloader = val_dataloader = test_dataloader = _classes

@@ -10,10 +10,8 @@ classes = ('Incision', 'Viscous agent injection', 'Rhexis', 'Hydrodissection',
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=10, relaxation='none')
 test_evaluator = dict(val_evaluator, bootstrap=1000, seed=0)
 
-max_epochs = 100
 model = dict(num_classes=10, num_layers=9, num_f_maps=64)
-train_dataloader = dict(dataset=dict(classes=classes))
-val_dataloader = dict(dataset=dict(classes=classes))
-test_dataloader = dict(dataset=dict(classes=classes))
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=100)
+_classes = dict(dataset=dict(classes=classes))  # the bank's classes must be these
+train_dataloader = val_dataloader = test_dataloader = _classes

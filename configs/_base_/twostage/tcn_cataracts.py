@@ -12,10 +12,8 @@ classes = ('Idle', 'Toric Marking', 'Implant Ejection', 'Incision', 'Viscodilata
 val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=19, relaxation='none')
 test_evaluator = dict(val_evaluator, bootstrap=1000, seed=0)
 
-max_epochs = 100
 model = dict(num_classes=19, num_layers=9, num_f_maps=64)
-train_dataloader = dict(dataset=dict(classes=classes))
-val_dataloader = dict(dataset=dict(classes=classes))
-test_dataloader = dict(dataset=dict(classes=classes))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=100)
+_classes = dict(dataset=dict(classes=classes))  # the bank's classes must be these
+train_dataloader = val_dataloader = test_dataloader = _classes
