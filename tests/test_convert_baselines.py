@@ -398,3 +398,19 @@ def test_cli_refuses_a_mismatching_file_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'shape mismatch' in err and 'model.patch_embed.conv1.conv.weight' in err
     assert 'pass --config' in err and not os.path.exists(dst)
+
+
+@pytest.mark.parametrize('kind,model', [('selfsupsurg', 'selfsupsurg_r50'),
+                                        ('endovit', 'endovit_vitb'),
+                                        ('endossl-vit', 'endossl_vitl'),
+                                        ('gsvit', 'gsvit_m5')])
+def test_config_target_is_the_two_stage_encoder(kind, model, repo_root):
+    """``--config`` with a stage-1 config targets its ``TimmImageEncoder``: the same keys and
+    shapes as the published architecture, so a converted file loads into the Fig. 4 config."""
+    from surgvista_mm.checkpoint.targets import target_from_config
+    config = os.path.join(repo_root, 'configs', 'twostage', f'{model}_cholec80_frame.py')
+    from_config = target_from_config(config, kind)
+    published = default_target(kind)
+    assert len(from_config) > 100
+    assert {k: tuple(v) for k, v in from_config.items()} == \
+        {k: tuple(v) for k, v in published.items()}
