@@ -34,9 +34,20 @@ def _fake_transformers(folder: str, version: str) -> str:
     return folder
 
 
-def _run(code: str, fake: str) -> subprocess.CompletedProcess:
+# compat.py loaded by path: importing the surgvista_mm package would apply item 8 (and, with a
+# fake transformers 4, fail in VindLU as mmaction2 itself does)
+_LOAD_COMPAT = """
+import importlib.util
+spec = importlib.util.spec_from_file_location('compat', 'surgvista_mm/compat.py')
+compat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compat)
+"""
+
+
+def _run(code: str, fake: str, load_compat: bool = False) -> subprocess.CompletedProcess:
+    code = (_LOAD_COMPAT if load_compat else '') + textwrap.dedent(code)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([fake, ROOT]), OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,
+    return subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=300)
 
 
@@ -45,14 +56,9 @@ def test_fake_transformers5_breaks_plain_mmaction(tmp_path):
     ``import mmaction.models`` fails inside mmaction2's multimodal package."""
     fake = _fake_transformers(str(tmp_path), '5.0.0')
     proc = _run("""
-        import importlib.util
-        # compat.py by path: importing the surgvista_mm package would apply item 8 already
-        spec = importlib.util.spec_from_file_location('compat', 'surgvista_mm/compat.py')
-        compat = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(compat)
         compat.ensure_mmaction_drn()  # the other accommodation: only the multimodal import fails
         import mmaction.models
-        """, fake)
+        """, fake, load_compat=True)
     assert proc.returncode != 0
     assert 'ImportError' in proc.stderr or 'ModuleNotFoundError' in proc.stderr
     assert os.path.join('mmaction', 'models', 'multimodal') in proc.stderr
@@ -87,12 +93,11 @@ def test_transformers4_keeps_mmaction_multimodal_flag(tmp_path):
     where the defect is present)."""
     fake = _fake_transformers(str(tmp_path), '4.40.0')
     proc = _run("""
-        from surgvista_mm.compat import disable_mmaction_multimodal
         from mmaction.utils import dependency
         assert dependency.WITH_MULTIMODAL  # metadata says transformers 4.40 >= 4.28
-        assert disable_mmaction_multimodal() is False
+        assert compat.disable_mmaction_multimodal() is False
         assert dependency.WITH_MULTIMODAL
-        """, fake)
+        """, fake, load_compat=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
