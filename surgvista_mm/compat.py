@@ -28,12 +28,14 @@ and only acts where the upstream defect is actually present.
    ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
    with a clear message.
 7. PyTorch sends float32 CPU GEMMs to MKL, whose CPU dispatch runs AVX2 kernels on AMD
-   processors (half oneDNN's float32 throughput on this project's AVX-512 EPYC machine; also
-   inside PyTorch's CPU flash-attention kernel). Not a function here, because it is a choice of
-   kernel, not a patch: ``surgvista_mm.models.utils.linear`` (``impl='auto'``: oneDNN for
-   float32 CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32
-   CPU sequences) call oneDNN directly; ``linear_impl='torch'`` / ``fused_attn='sdpa'`` restore
-   PyTorch's defaults. Measured in docs/benchmarks.md.
+   processors (half oneDNN's float32 throughput on an AVX-512 AMD EPYC; also inside PyTorch's
+   CPU flash-attention kernel). Not a function here, because it is a choice of kernel, not a
+   patch: on non-Intel CPUs (``models.utils.linear.mkl_penalised_cpu``, the vendor read from
+   ``/proc/cpuinfo``) ``surgvista_mm.models.utils.linear`` (``impl='auto'``: oneDNN for float32
+   CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32 CPU
+   sequences) call oneDNN directly; on Intel CPUs, where MKL runs its AVX-512 kernels and
+   oneDNN measured 0.77x, PyTorch's defaults stay. ``linear_impl='torch'`` /
+   ``fused_attn='sdpa'`` force PyTorch's defaults anywhere. Measured in docs/benchmarks.md.
 8. mmaction2 1.2.0 imports its VindLU multimodal models from ``mmaction/models/__init__.py``
    whenever ``transformers>=4.28`` is installed (``mmaction.utils.dependency.WITH_MULTIMODAL``,
    read from package metadata); VindLU imports ``apply_chunking_to_forward`` (and more) from
