@@ -13,7 +13,8 @@ Variants: ``fp32`` / ``bf16`` (autocast; the teacher under its own autocast swit
 model's default attention ('auto': chosen per device / dtype), ``*-sdpa`` forcing
 ``F.scaled_dot_product_attention`` (the previous default), ``*-math`` forcing the explicit
 path, ``*-blas`` computing every Linear with ``F.linear`` (PyTorch's BLAS, MKL, instead of
-the default oneDNN path for float32 on CPU; ``models.utils.linear``), ``*-compile`` (``torch.compile`` of the model, as mmengine's ``compile=True``), and
+the oneDNN path 'auto' takes for float32 on non-Intel CPUs; ``models.utils.linear``),
+``*-compile`` (``torch.compile`` of the model, as mmengine's ``compile=True``), and
 ``*-base``: the same step run with another checkout's package (``--baseline DIR``, e.g. the
 code before the performance work), for a ratio measured alternately in the same run.
 
