@@ -58,6 +58,8 @@ setup(
         'full': ['mmcv>=2.0.0,<2.2.0'],
         'tests': ['pytest>=7', 'ivtmetrics==0.1.5'],  # ivtmetrics: a test-time cross-check only
         'crosscheck': ['ivtmetrics==0.1.5'],
+        # the peer of tools/benchmark/pretrain_step.py --peer hf; never imported by the package
+        'peer-benchmark': ['transformers>=5'],
     },
     zip_safe=False,
 )

@@ -6,9 +6,10 @@ config with ``custom_imports=dict(imports=['surgvista_mm'], allow_failed_imports
 ``default_scope='surgvista_mm'`` or ``'mmaction'``, by plain (``SurgVistaViT``) or scoped
 (``surgvista_mm.SurgVistaViT``) type names.
 """
-from .compat import ensure_mmaction_drn, silence_mmcv_lite_warning
+from .compat import disable_mmaction_multimodal, ensure_mmaction_drn, silence_mmcv_lite_warning
 
 ensure_mmaction_drn()  # must precede any import of mmaction.models (upstream #2714)
+disable_mmaction_multimodal()  # likewise: VindLU breaks under transformers >= 5
 silence_mmcv_lite_warning()
 
 from .version import __version__  # noqa: E402

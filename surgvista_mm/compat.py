@@ -28,12 +28,23 @@ and only acts where the upstream defect is actually present.
    ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
    with a clear message.
 7. PyTorch sends float32 CPU GEMMs to MKL, whose CPU dispatch runs AVX2 kernels on AMD
-   processors (half oneDNN's float32 throughput on this project's AVX-512 EPYC machine; also
-   inside PyTorch's CPU flash-attention kernel). Not a function here, because it is a choice of
-   kernel, not a patch: ``surgvista_mm.models.utils.linear`` (``impl='auto'``: oneDNN for
-   float32 CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32
-   CPU sequences) call oneDNN directly; ``linear_impl='torch'`` / ``fused_attn='sdpa'`` restore
-   PyTorch's defaults. Measured in docs/benchmarks.md.
+   processors (half oneDNN's float32 throughput on an AVX-512 AMD EPYC; also inside PyTorch's
+   CPU flash-attention kernel). Not a function here, because it is a choice of kernel, not a
+   patch: on non-Intel CPUs (``models.utils.linear.mkl_penalised_cpu``, the vendor read from
+   ``/proc/cpuinfo``) ``surgvista_mm.models.utils.linear`` (``impl='auto'``: oneDNN for float32
+   CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32 CPU
+   sequences) call oneDNN directly; on Intel CPUs, where MKL runs its AVX-512 kernels and
+   oneDNN measured 0.77x, PyTorch's defaults stay. ``linear_impl='torch'`` /
+   ``fused_attn='sdpa'`` force PyTorch's defaults anywhere. Measured in docs/benchmarks.md.
+8. mmaction2 1.2.0 imports its VindLU multimodal models from ``mmaction/models/__init__.py``
+   whenever ``transformers>=4.28`` is installed (``mmaction.utils.dependency.WITH_MULTIMODAL``,
+   read from package metadata); VindLU imports ``apply_chunking_to_forward`` (and more) from
+   ``transformers.modeling_utils``, removed in transformers 5, so ``import mmaction.models``
+   (and ``import surgvista_mm``) raises ``ImportError`` for anyone with a current transformers.
+   :func:`disable_mmaction_multimodal` turns that flag off before ``mmaction.models`` is
+   imported, only when the installed transformers is 5 or later: mmaction2 then registers its
+   own placeholders for ``VindLUVQA``, ``VindLURetrievalMC`` and ``VindLURetrieval`` (which raise
+   when built). No project module uses VindLU; nothing else in mmaction2 reads the flag.
 """
 from __future__ import annotations
 
@@ -78,6 +89,39 @@ def ensure_mmaction_drn() -> bool:
     package.DRN = DRN
     sys.modules[_DRN_MODULE] = package
     sys.modules[_DRN_MODULE + '.drn'] = module
+    return True
+
+
+def _major_version(version: str) -> int:
+    """Leading integer of a version string (``'5.25.0'`` -> 5; unparsable -> 0)."""
+    digits = ''
+    for char in version.strip():
+        if not char.isdigit():
+            break
+        digits += char
+    return int(digits) if digits else 0
+
+
+def disable_mmaction_multimodal() -> bool:
+    """Item 8: keep mmaction2 1.2.0 from importing its VindLU models under transformers >= 5.
+
+    Must run before ``mmaction.models`` is imported. Returns True when the flag was turned off,
+    False when nothing was needed (transformers absent or older than 5, mmaction2 absent, the
+    flag already off, or ``mmaction.models`` already imported).
+    """
+    import importlib.metadata
+    if 'mmaction.models' in sys.modules or importlib.util.find_spec('mmaction') is None:
+        return False
+    try:
+        version = importlib.metadata.version('transformers')
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if _major_version(version) < 5:
+        return False
+    from mmaction.utils import dependency  # reads package metadata only, imports no models
+    if not dependency.WITH_MULTIMODAL:
+        return False
+    dependency.WITH_MULTIMODAL = False
     return True
 
 

@@ -90,9 +90,35 @@ def test_onednn_attention_matches_sdpa_forward_and_backward():
         onednn_attention(*(t.double() for t in a), 1.0)
 
 
-def test_auto_picks_onednn_for_long_float32_sequences():
+@pytest.mark.parametrize('vendor, flags, fp32_long, bf16_long', [
+    ('AuthenticAMD', {'avx512f', 'avx512_bf16'}, 'onednn', 'math'),  # MKL penalised, no AMX
+    ('GenuineIntel', {'avx512f', 'avx512_bf16', 'amx_bf16'}, 'sdpa', 'sdpa'),
+    ('GenuineIntel', {'avx512f'}, 'sdpa', 'math'),
+])
+def test_auto_choice_per_cpu(monkeypatch, vendor, flags, fp32_long, bf16_long):
+    """Long sequences: float32 'onednn' only where MKL is penalised; bf16 autocast 'sdpa' (the
+    flash kernel on AMX) only on AMX CPUs; short sequences keep 'sdpa' / 'math'."""
+    import surgvista_mm.models.utils.linear as linear_mod
+    from surgvista_mm.models.utils.transformer import ONEDNN_MIN_TOKENS
+    monkeypatch.setattr(linear_mod, 'cpu_info', lambda: (vendor, frozenset(flags)))
+    long_q = torch.zeros(1, 1, ONEDNN_MIN_TOKENS, 8)
+    short_q = torch.zeros(1, 1, ONEDNN_MIN_TOKENS - 1, 8)
+    if fp32_long == 'onednn' and not linear_mod.onednn_linear_available():
+        fp32_long = 'sdpa'
+    assert choose_attention(long_q) == fp32_long
+    assert choose_attention(short_q) == 'sdpa'
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert choose_attention(long_q) == bf16_long
+        assert choose_attention(short_q) == 'math'
+    with torch.autocast('cpu', dtype=torch.float16):
+        assert choose_attention(long_q) == 'math'
+
+
+def test_auto_picks_onednn_for_long_float32_sequences(monkeypatch):
+    import surgvista_mm.models.utils.linear as linear_mod
     from surgvista_mm.models.utils.linear import onednn_linear_available
     from surgvista_mm.models.utils.transformer import ONEDNN_MIN_TOKENS
+    monkeypatch.setattr(linear_mod, 'cpu_info', lambda: ('AuthenticAMD', frozenset()))
     long_q = torch.zeros(1, 1, ONEDNN_MIN_TOKENS, 8)
     assert choose_attention(long_q) == ('onednn' if onednn_linear_available() else 'sdpa')
     assert choose_attention(long_q, dropout_p=0.1) == 'sdpa'  # attention dropout: SDPA

@@ -11,6 +11,7 @@ from torch import nn
 from surgvista_mm.registry import MODELS
 from ..teachers.base import BaseFrozenTeacher
 from ..utils.masking import tube_mask_torch
+from ..utils.tokens import count_masked
 
 _MASK_HINT = ('add the TubeMasking transform to the pipeline (it sets `mask` on each '
               'ActionDataSample) or give the model mask_generator=dict(mask_ratio=...)')
@@ -40,13 +41,21 @@ class SurgVistaPretrainer(BaseModel):
             the clip for the pixel target).
         mask_generator: ``dict(mask_ratio=float)`` to draw tube masks on the device when the
             samples carry none; None requires masks from the pipeline.
+        decoder_keep_ratio: None (default: SurgVISTA's math, the decoders reconstruct every
+            masked token) or a fraction in (0, 1): VideoMAE V2's decoder masking, a config
+            switch that **changes the objective**: per clip, ``int(ratio * N_masked)`` masked
+            tokens drawn at random (uniformly, not V2's running-cell pattern) are the only ones
+            the decoders see and the losses use; the others are left out of the decoders'
+            sequences. Measured in docs/benchmarks.md.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, backbone: Dict, pixel_decoder: Dict, pixel_head: Dict,
                  distill_decoder: Optional[Dict] = None, distill_head: Optional[Dict] = None,
                  teacher: Optional[Dict] = None, data_preprocessor: Optional[Dict] = None,
-                 mask_generator: Optional[Dict] = None, init_cfg: Optional[Dict] = None) -> None:
+                 mask_generator: Optional[Dict] = None,
+                 decoder_keep_ratio: Optional[float] = None,
+                 init_cfg: Optional[Dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='SurgVistaDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -68,6 +77,11 @@ class SurgVistaPretrainer(BaseModel):
         # Not a registered submodule: outside state_dict, parameters, optimizer and DDP.
         object.__setattr__(self, '_teacher', teacher_module)
         self.mask_ratio = self._parse_mask_generator(mask_generator)
+        if decoder_keep_ratio is not None and not 0.0 < float(decoder_keep_ratio) < 1.0:
+            raise ValueError(f'decoder_keep_ratio must be None or in (0, 1), got '
+                             f'{decoder_keep_ratio!r}')
+        self.decoder_keep_ratio = None if decoder_keep_ratio is None \
+            else float(decoder_keep_ratio)
         mean, std = self._normalisation(self.data_preprocessor)
         self.register_buffer('pixel_mean', mean, persistent=False)
         self.register_buffer('pixel_std', std, persistent=False)
@@ -154,12 +168,30 @@ class SurgVistaPretrainer(BaseModel):
         clip, mask, num_masked = self._inputs_and_masks(inputs, data_samples)
         latent = self.backbone(clip, mask, num_masked=num_masked)
         target = self.pixel_head.construct_target(self.pixel_clip(clip))
-        losses = self.pixel_head.loss(self.pixel_decoder(latent, mask), target, mask)
+        targets, num_targets = self._decoder_targets(mask, num_masked)
+        losses = self.pixel_head.loss(
+            self.pixel_decoder(latent, mask, targets, num_targets), target,
+            mask if targets is None else targets)
         if self.with_distill:
             features = self._teacher(clip)
-            losses.update(self.distill_head.loss(self.distill_decoder(latent, mask),
-                                                 features, mask))
+            losses.update(self.distill_head.loss(
+                self.distill_decoder(latent, mask, targets, num_targets), features,
+                mask if targets is None else targets))
         return losses
+
+    def _decoder_targets(self, mask: torch.Tensor, num_masked: Optional[int]
+                         ) -> Tuple[Optional[torch.Tensor], Optional[int]]:
+        """With ``decoder_keep_ratio``: a random subset of each row's masked tokens (bool
+        ``[B, N]``) and its size per row; else ``(None, None)`` (every masked token)."""
+        if self.decoder_keep_ratio is None:
+            return None, None
+        if num_masked is None:
+            num_masked = count_masked(mask)
+        keep = max(1, int(self.decoder_keep_ratio * num_masked))
+        scores = torch.rand(mask.shape, device=mask.device).masked_fill_(~mask, 2.0)
+        chosen = scores.topk(keep, dim=1, largest=False).indices
+        targets = torch.zeros_like(mask).scatter_(1, chosen, True)
+        return targets, keep
 
     def extract_feat(self, inputs: torch.Tensor, data_samples: Optional[List] = None
                      ) -> Dict[str, torch.Tensor]:

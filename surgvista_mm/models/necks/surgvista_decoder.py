@@ -75,20 +75,34 @@ class SurgVistaDecoder(BaseModule):
         self.apply(init_vit_weights)
         trunc_normal_(self.mask_token, std=0.02)
 
-    def forward(self, visible: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Predict the masked tokens.
+    def forward(self, visible: torch.Tensor, mask: torch.Tensor,
+                targets: Optional[torch.Tensor] = None,
+                num_targets: Optional[int] = None) -> torch.Tensor:
+        """Predict the masked tokens (or a subset of them).
 
         Args:
             visible: encoder output ``[B, N_visible, in_dims]`` (visible tokens, original order).
             mask: bool ``[B, N]``, True = masked.
+            targets: bool ``[B, N]``, a subset of ``mask`` (``num_targets`` per row): predict only
+                these tokens, the others masked tokens are left out of the decoder's sequence
+                (VideoMAE V2's decoder masking; see ``SurgVistaPretrainer.decoder_keep_ratio``).
+                None: every masked token (the default, SurgVISTA's decoder).
+            num_targets: ``targets`` per row (required with ``targets``).
 
         Returns:
-            ``[B, N_masked, out_dims]`` in original order of the masked tokens.
+            ``[B, N_masked, out_dims]`` (or ``[B, num_targets, out_dims]``) in original order of
+            the predicted tokens.
         """
         batch, num_visible, _ = visible.shape
         if tuple(mask.shape) != (batch, self.num_tokens):
             raise ValueError(f'mask must be [{batch}, {self.num_tokens}], got {tuple(mask.shape)}')
         ids_visible, ids_masked = split_indices(mask, num_visible)
+        if targets is not None:
+            if num_targets is None or tuple(targets.shape) != tuple(mask.shape):
+                raise ValueError(f'targets must be a bool [{batch}, {self.num_tokens}] subset of '
+                                 f'mask with num_targets given, got {tuple(targets.shape)}, '
+                                 f'num_targets={num_targets}')
+            ids_masked = split_indices(targets, self.num_tokens - num_targets)[1]
         x = self.proj(visible)
         pos = self.pos_embed.to(dtype=x.dtype)
         x = torch.cat([x + gather_tokens(pos, ids_visible),
@@ -98,5 +112,4 @@ class SurgVistaDecoder(BaseModule):
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)
-        num_masked = self.num_tokens - num_visible
-        return self.head(self.norm(x[:, -num_masked:]))
+        return self.head(self.norm(x[:, -ids_masked.shape[1]:]))

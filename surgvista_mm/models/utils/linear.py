@@ -8,17 +8,21 @@ the forward and both backward GEMMs; ``tools/benchmark/linear.py``). Same math: 
 float32 GEMMs and differ only in summation order (max abs error against float64 on that GEMM:
 8e-5 MKL, 1.5e-4 oneDNN, for outputs of magnitude ~100).
 
+On Intel CPUs MKL runs its AVX-512 kernels and oneDNN gains nothing (measured on a 2-core
+Intel Xeon with AVX-512 and AMX, 2026-12-04: oneDNN 0.77x ``F.linear`` over the same shapes,
+fwd + bwd), so the choice depends on the CPU vendor (:func:`mkl_penalised_cpu`).
+
 ``impl='auto'`` (the default of every SurgVISTA module) uses oneDNN for float32 CPU tensors
-outside autocast when PyTorch has its oneDNN linear op, and ``F.linear`` otherwise (CUDA, any
-autocast region, other dtypes); ``'torch'`` always uses ``F.linear``; ``'onednn'`` requires the
-oneDNN path and raises where it cannot run.
+outside autocast when PyTorch has its oneDNN linear op and the CPU is not an Intel one, and
+``F.linear`` otherwise (Intel CPUs, CUDA, any autocast region, other dtypes); ``'torch'`` always
+uses ``F.linear``; ``'onednn'`` requires the oneDNN path and raises where it cannot run.
 
 Parameters stay ordinary ``nn.Linear`` parameters (same state-dict keys, optimizer, DDP).
 """
 from __future__ import annotations
 
 import functools
-from typing import Optional
+from typing import FrozenSet, Optional, Tuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -38,6 +42,41 @@ def onednn_linear_available() -> bool:
         return torch.ops.mkldnn._linear_pointwise.default is not None
     except (AttributeError, RuntimeError):
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_info() -> Tuple[str, FrozenSet[str]]:
+    """``(vendor_id, flags)`` of the first CPU listed in ``/proc/cpuinfo`` (Linux); ``('', {})``
+    where that file cannot be read."""
+    vendor, flags = '', frozenset()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                key = key.strip()
+                if key == 'vendor_id' and not vendor:
+                    vendor = value.strip()
+                elif key == 'flags' and not flags:
+                    flags = frozenset(value.split())
+                if vendor and flags:
+                    break
+    except OSError:
+        pass
+    return vendor, flags
+
+
+def mkl_penalised_cpu() -> bool:
+    """Whether float32 GEMMs through MKL run below the CPU's best kernels here: True on x86 CPUs
+    of other vendors than Intel (MKL's vendor dispatch picks AVX2 code on AMD), False on Intel
+    and where the vendor is unknown (then PyTorch's defaults are kept)."""
+    vendor = cpu_info()[0]
+    return bool(vendor) and vendor != 'GenuineIntel'
+
+
+def cpu_has_amx_bf16() -> bool:
+    """Whether the CPU has AMX bf16 tiles (Intel Sapphire Rapids and later): oneDNN's and
+    PyTorch's CPU flash-attention kernel then run bf16 GEMMs on AMX."""
+    return 'amx_bf16' in cpu_info()[1]
 
 
 def check_linear_impl(impl: str) -> str:
@@ -79,17 +118,21 @@ class _OneDnnLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
+def onednn_applicable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether the oneDNN path can run for input ``x`` and ``weight``: float32 CPU tensors
+    outside autocast and outside ``torch.compile``, with oneDNN's linear op available."""
+    return (not torch.compiler.is_compiling() and x.device.type == 'cpu'
+            and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu') and onednn_linear_available())
+
+
 def choose_linear(x: torch.Tensor, weight: torch.Tensor) -> str:
     """The implementation ``impl='auto'`` uses for input ``x`` and ``weight``: 'onednn' for
-    float32 CPU tensors outside autocast (where oneDNN's op exists), else 'torch'. Inside
+    float32 CPU tensors outside autocast (where oneDNN's op exists) on a CPU where MKL does not
+    run its best kernels (:func:`mkl_penalised_cpu`), else 'torch'. Inside
     ``torch.compile`` always 'torch': inductor lowers oneDNN's linear op only with constant
     (frozen) weights, and picks its own GEMM kernels for ``F.linear``."""
-    if torch.compiler.is_compiling():
-        return 'torch'
-    if (x.device.type == 'cpu' and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and not torch.is_autocast_enabled('cpu') and onednn_linear_available()):
-        return 'onednn'
-    return 'torch'
+    return 'onednn' if onednn_applicable(x, weight) and mkl_penalised_cpu() else 'torch'
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None,
@@ -107,7 +150,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] =
     """
     if impl == 'auto':
         impl = choose_linear(x, weight)
-    elif check_linear_impl(impl) == 'onednn' and choose_linear(x, weight) != 'onednn':
+    elif check_linear_impl(impl) == 'onednn' and not onednn_applicable(x, weight):
         raise RuntimeError(f"linear impl 'onednn' needs float32 CPU tensors outside autocast and "
                            f"a PyTorch with oneDNN; got {x.dtype} on {x.device} "
                            f"(available: {onednn_linear_available()})")

@@ -21,7 +21,7 @@ from torch.autograd.function import once_differentiable
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import Linear, check_linear_impl, choose_linear, gemm_t
+from .linear import Linear, check_linear_impl, choose_linear, gemm_t, onednn_applicable
 
 
 def recompute_impl(x: torch.Tensor, weight: torch.Tensor, impl: str) -> Optional[str]:
@@ -32,9 +32,8 @@ def recompute_impl(x: torch.Tensor, weight: torch.Tensor, impl: str) -> Optional
             and weight.dtype == torch.float32 and x.numel() > 0
             and not torch.is_autocast_enabled(x.device.type)):
         return None
-    best = choose_linear(x, weight)
-    chosen = best if impl == 'auto' else impl
-    if chosen == 'onednn' and best != 'onednn':
+    chosen = choose_linear(x, weight) if impl == 'auto' else impl
+    if chosen == 'onednn' and not onednn_applicable(x, weight):
         return None
     return chosen
 

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
-from .linear import Linear, linear, onednn_linear_available
+from .linear import (Linear, cpu_has_amx_bf16, linear, mkl_penalised_cpu,
+                     onednn_linear_available)
 from .onednn_attention import onednn_attention
 from .recompute import Mlp, norm_linear
 
@@ -58,7 +59,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
     raise ValueError(f'attention impl must be one of {ATTENTION_IMPLS}, got {impl!r}')
 
 
-#: shortest sequence for which 'auto' picks 'onednn' attention (float32, CPU)
+#: shortest sequence 'auto' treats as long on the CPU ('onednn' in float32 where MKL is
+#: penalised, 'sdpa' under bf16 autocast on AMX CPUs)
 ONEDNN_MIN_TOKENS = 1024
 
 
@@ -66,19 +68,33 @@ def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     """The implementation 'auto' uses for a query ``q`` ``[B, heads, N, head_dims]``.
 
     Measured with ``tools/benchmark/attention.py`` (forward + backward, 1 thread;
-    docs/benchmarks.md): on CUDA 'sdpa' (its flash / memory-efficient / cuDNN kernels are the fused
-    choice there; not measured in this project yet). On CPU under bf16/fp16 autocast the
-    explicit path ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every
-    SurgVISTA shape (1.17-2.32x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
-    beat the flash kernel at 1568 tokens (decoders, fine-tuning: 1.23-1.25x) and lost to it at
-    196-240 tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on;
-    attention dropout and ``torch.compile`` always go to 'sdpa'.
+    docs/benchmarks.md). On CUDA: 'sdpa' (its flash / memory-efficient / cuDNN kernels).
+
+    On an AMD EPYC (AVX-512 and avx512_bf16, no AMX), where MKL runs AVX2 code: under bf16/fp16
+    autocast the explicit path ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at
+    every SurgVISTA shape (1.17-2.32x); in float32 'onednn' (oneDNN GEMMs in query blocks) beat
+    the flash kernel at 1568 tokens (1.23-1.25x) and lost at 196-240 tokens.
+
+    On an Intel Xeon with AMX (2026-12-04): in float32 the flash kernel won at every shape
+    ('onednn' 0.73-0.84x); under bf16 autocast 'math' won at 196-240 tokens (1.66-1.81x) and
+    the flash kernel (AMX) at 1568 tokens ('math' 0.70-0.86x; the flash kernel also stores no
+    ``[N, N]`` matrix for backward).
+
+    So: CPU autocast -> 'sdpa' for sequences of :data:`ONEDNN_MIN_TOKENS` or more on AMX CPUs
+    under bf16, else 'math'; CPU float32 -> 'onednn' from :data:`ONEDNN_MIN_TOKENS` tokens on
+    CPUs where MKL is penalised (:func:`~.linear.mkl_penalised_cpu`), else 'sdpa'; attention
+    dropout and ``torch.compile`` always 'sdpa'.
     """
-    if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
+    if q.device.type != 'cpu' or torch.compiler.is_compiling():
+        return 'sdpa'
+    long_sequence = q.shape[-2] >= ONEDNN_MIN_TOKENS
+    if torch.is_autocast_enabled('cpu'):
+        if (long_sequence and torch.get_autocast_dtype('cpu') == torch.bfloat16
+                and cpu_has_amx_bf16()):
+            return 'sdpa'
         return 'math'
-    if (q.device.type == 'cpu' and q.dtype == torch.float32 and not dropout_p
-            and not torch.compiler.is_compiling()
-            and q.shape[-2] >= ONEDNN_MIN_TOKENS and onednn_linear_available()):
+    if (q.dtype == torch.float32 and not dropout_p and long_sequence
+            and onednn_linear_available() and mkl_penalised_cpu()):
         return 'onednn'
     return 'sdpa'
 
