@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
 from surgvista_mm.engine import NonFiniteLossError, SurgVistaRunner
+from tests.helpers.devices import CPU_ONLY_ENV
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')
@@ -97,7 +98,7 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook'), dict(type='_TestRankWei
 """)
     work = tmp_path / 'dist'
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PORT=str(29500 + os.getpid() % 1000), CUDA_VISIBLE_DEVICES='')
+               PORT=str(29500 + os.getpid() % 1000), **CPU_ONLY_ENV)
     proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
                            '--work-dir', str(work)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
@@ -135,7 +136,7 @@ def test_train_py_bf16_amp_config_on_cpu(tmp_path, demo_root):
     """tools/train.py runs a bf16 AmpOptimWrapper config on a machine without CUDA."""
     cfg = _write_cfg(tmp_path / 'bf16.py', demo_root, 1)
     work = tmp_path / 'bf16'
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, **CPU_ONLY_ENV)
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work),
          '--cfg-options', 'optim_wrapper.type=AmpOptimWrapper', 'optim_wrapper.dtype=bfloat16'],
