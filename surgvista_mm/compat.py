@@ -24,7 +24,8 @@ and only acts where the upstream defect is actually present.
    although no module of this project needs it; :func:`silence_mmcv_lite_warning` filters that
    one message (and nothing else).
 6. mmengine's ``AmpOptimWrapper`` asserts a GPU at construction, so the bf16 configs cannot run
-   on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` for
+   on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` (or
+   its subclass ``SurgVistaAmpOptimWrapper``) for
    ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
    with a clear message.
 7. PyTorch sends float32 CPU GEMMs to MKL, whose CPU dispatch runs AVX2 kernels on AMD
@@ -46,6 +47,7 @@ from typing import Any, Dict, Optional
 import torch
 
 _DRN_MODULE = 'mmaction.models.localizers.drn'
+_AMP_WRAPPERS = ('AmpOptimWrapper', 'SurgVistaAmpOptimWrapper')  # GPU-only (item 6)
 
 
 def ensure_mmaction_drn() -> bool:
@@ -118,7 +120,7 @@ def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> Dict[str, Any
 def adapt_optim_wrapper_for_cpu(cfg: Any) -> Optional[str]:
     """Item 6: make a bf16 ``AmpOptimWrapper`` config runnable without CUDA. Returns a note."""
     wrapper = cfg.get('optim_wrapper')
-    if torch.cuda.is_available() or not wrapper or wrapper.get('type') != 'AmpOptimWrapper':
+    if torch.cuda.is_available() or not wrapper or wrapper.get('type') not in _AMP_WRAPPERS:
         return None
     dtype = wrapper.get('dtype')
     if dtype not in ('bfloat16', 'bf16'):

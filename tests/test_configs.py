@@ -75,7 +75,7 @@ def test_pretrain_recipe_values():
     assert cfg.train_dataloader.batch_size == 64 and cfg.train_cfg.max_epochs == 200
     warm, cos = cfg.param_scheduler
     assert (warm.end, cos.begin, cos.end) == (40, 40, 200)
-    assert cos.eta_min == pytest.approx(1e-4 * 2048 / 256)
+    assert cos.eta_min_ratio * cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-4 * 2048 / 256)
     assert cfg.default_hooks.checkpoint.interval == 10 and cfg.resume is True
     mask = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'TubeMasking'][0]
     assert mask['mask_ratio'] == 0.85

@@ -18,11 +18,12 @@ default_hooks = dict(
 custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1)]
 
 env_cfg = dict(
-    cudnn_benchmark=False,
+    cudnn_benchmark=True,  # fixed clip shapes: cuDNN picks the fastest Conv3d patchify kernel
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # tools/train.py switches to gloo on machines without CUDA; timeout (s): how long a
     # collective waits for a rank that stopped responding before the run fails with a message
     dist_cfg=dict(backend='nccl', timeout=1800),
+    allow_tf32=True,  # float32 CUDA matmuls outside autocast use TF32 (SurgVistaRunner)
 )
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
@@ -32,4 +33,6 @@ log_level = 'INFO'
 load_from = None
 resume = True  # auto-resume from the latest complete checkpoint in work_dir
 allow_partial_resume = False  # resuming from a file without optimizer/scheduler state is an error
-randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)
+# diff_rank_seed: each rank draws its own device-side randomness (drop-path, mixup / cutmix);
+# crops and masks come from the datasets' per-sample generators, the same on any rank count
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)
