@@ -74,7 +74,8 @@ def test_fp16_amp_wrapper_keeps_dynamic_loss_scaling(monkeypatch):
         _amp_wrapper(monkeypatch, 'float32')
 
 
-@pytest.mark.parametrize('name', ['pretrain/surgvista_vitb.py', 'finetune/surgvista_vitb_cholec80_phase.py'])
+@pytest.mark.parametrize('name', ['pretrain/surgvista_vitb.py',
+                                  'finetune/surgvista_vitb_cholec80_phase.py'])
 def test_bf16_configs_use_the_wrapper_without_loss_scaling(name):
     ow = load_config(osp.join(ROOT, 'configs', name)).optim_wrapper
     assert ow.type == 'SurgVistaAmpOptimWrapper' and ow.dtype == 'bfloat16'
@@ -205,3 +206,86 @@ def test_teacher_stream_stays_in_the_autocast_dtype():
     assert seen == [torch.bfloat16, torch.bfloat16] and out.dtype == torch.bfloat16
     assert teacher.blocks[0].attn.qkv.weight.dtype == torch.bfloat16  # stored cast
     assert teacher.pos_embed.dtype == torch.float32
+
+
+# ------------------------------------------------------------------ 2. / 5. device decoding
+def _frames(tmp_path, n=10, h=90, w=160):
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (9, 9), 3)
+    for k in range(n):
+        img = np.roll(base, 3 * k, axis=1)
+        ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        (tmp_path / f'{k + 1:06d}.jpg').write_bytes(buf.tobytes())
+    return str(tmp_path)
+
+
+def _pipeline(decoder):
+    from mmengine.dataset import Compose
+    init_default_scope('surgvista_mm')
+    return Compose([
+        dict(type='SurgicalFrameCropLoader', input_size=64, decoder=decoder),
+        dict(type='TubeMasking', input_size=(4, 64, 64), patch_size=16, tubelet_size=2,
+             mask_ratio=0.5),
+        dict(type='PackSurgVistaInputs')])
+
+
+def _results(frame_dir, seed):
+    import numpy as np
+    return dict(video_id=f'v{seed}', frame_dir=frame_dir, filename_tmpl='{:06d}.jpg', offset=1,
+                frame_inds=np.array([0, 2, 2, 5]), rng=np.random.default_rng(seed))
+
+
+def test_device_decoding_happens_in_the_preprocessor(tmp_path):
+    """decoder='device' packs JPEG bytes; the data preprocessor (main process, its own device)
+    decodes them to exactly the clip decoder='torch' makes in the pipeline."""
+    from mmengine.dataset import pseudo_collate
+    frame_dir = _frames(tmp_path)
+    host, deferred = _pipeline('torch'), _pipeline('device')
+    ref_items = [host(_results(frame_dir, s)) for s in range(3)]
+    items = [deferred(_results(frame_dir, s)) for s in range(3)]
+    assert items[0]['inputs'].dim() == 1  # bytes travel from the workers, not pixels
+    assert items[0]['data_samples'].metainfo['jpeg_lengths'][1] == \
+        items[0]['data_samples'].metainfo['jpeg_lengths'][2]  # the repeated frame
+    pre = MODELS.build(dict(type='SurgVistaDataPreprocessor'))
+    ref = pre(pseudo_collate(ref_items))
+    out = pre(pseudo_collate(items))
+    assert out['inputs'].shape == ref['inputs'].shape == (3, 3, 4, 64, 64)
+    assert torch.equal(out['inputs'], ref['inputs'])
+    assert [s.num_masked for s in out['data_samples']] == [s.num_masked for s in
+                                                           ref['data_samples']]
+
+
+def test_device_decoding_errors_are_not_bad_samples(tmp_path):
+    """A decoding failure in the preprocessor is a RuntimeError naming the video (never a
+    MediaError that on_bad_sample='skip' would swallow); workers never get a CUDA device."""
+    from mmengine.dataset import pseudo_collate
+    from surgvista_mm.datasets.media import MediaError
+    frame_dir = _frames(tmp_path)
+    item = _pipeline('device')(_results(frame_dir, 0))
+    data = item['inputs'].clone()
+    data[len(data) // 2:len(data) // 2 + 400] = 0  # corrupt entropy-coded data
+    item['inputs'] = data
+    pre = MODELS.build(dict(type='SurgVistaDataPreprocessor'))
+    with pytest.raises(RuntimeError, match="video 'v0' on cpu") as info:
+        pre(pseudo_collate([item]))
+    assert not isinstance(info.value, MediaError)
+    init_default_scope('surgvista_mm')
+    from surgvista_mm.registry import TRANSFORMS
+    with pytest.raises(ValueError, match="decoder='device'"):
+        TRANSFORMS.build(dict(type='SurgicalFrameCropLoader', decoder='torch',
+                              decode_device='cuda'))
+
+
+def test_host_copies_are_pinned_and_non_blocking():
+    pre = MODELS.build(dict(type='SurgVistaDataPreprocessor'))
+    assert pre._non_blocking is True  # read by mmengine's cast_data
+    for name in ('pretrain/surgvista_vitb.py', 'finetune/surgvista_vitb_cholec80_phase.py'):
+        cfg = load_config(osp.join(ROOT, 'configs', name))
+        assert cfg.train_dataloader.pin_memory is True, name
+        loader = cfg.train_dataloader.dataset.pipeline[0]
+        assert loader.get('decoder', 'auto') in ('auto', 'device')
+    cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_vitb.py'),
+                      {'train_dataloader.dataset.pipeline.0.decoder': 'device'})  # the switch
+    assert cfg.train_dataloader.dataset.pipeline[0].decoder == 'device'
