@@ -289,3 +289,16 @@ def test_host_copies_are_pinned_and_non_blocking():
     cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_vitb.py'),
                       {'train_dataloader.dataset.pipeline.0.decoder': 'device'})  # the switch
     assert cfg.train_dataloader.dataset.pipeline[0].decoder == 'device'
+
+
+# ------------------------------------------------------------------ 8. CPU and /dev/shm budget
+def test_cpu_and_shm_budget_per_rank():
+    from surgvista_mm.utils.resources import cpus_per_rank, describe, shm_per_rank_bytes
+    cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_vitb.py'))
+    assert cpus_per_rank(cfg) == 10 + 2
+    # 10 workers x prefetch 2 x 64 clips x (3 x 16 x 224 x 224) bytes
+    assert shm_per_rank_bytes(cfg) == 10 * 2 * 64 * 3 * 16 * 224 * 224
+    info = describe(cfg, ranks_per_node=8)
+    assert info['cpus_per_node'] == 96 and 22 < info['shm_per_node_gib'] < 24
+    cfg.train_dataloader.num_workers = 0
+    assert shm_per_rank_bytes(cfg) == 0 and cpus_per_rank(cfg) == 2

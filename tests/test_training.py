@@ -115,11 +115,12 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook'), dict(type='_TestRankWei
 
 
 def test_slurm_dry_run_prints_srun(tmp_path):
-    env = dict(os.environ, DRY_RUN='1', GPUS='16', PYTHON='python')
+    env = dict(os.environ, DRY_RUN='1', GPUS='16', PYTHON=sys.executable)
     out = subprocess.run(['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'sv',
                           'configs/pretrain/surgvista_vitb.py', 'work_dirs/sv', '--seed', '1'],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.startswith('srun -p gpu --job-name=sv --gres=gpu:8 --ntasks=16 ')
+    assert '--cpus-per-task=12 ' in out  # the config's 10 workers + 2 (tools/misc/resources.py)
     assert '--launcher=slurm' in out and '--work-dir=work_dirs/sv' in out
     assert out.strip().endswith('--seed 1')
 
