@@ -35,6 +35,11 @@ and only acts where the upstream defect is actually present.
    float32 CPU Linear layers) and ``surgvista_mm.models.utils.onednn_attention`` (long float32
    CPU sequences) call oneDNN directly; ``linear_impl='torch'`` / ``fused_attn='sdpa'`` restore
    PyTorch's defaults. Measured in docs/benchmarks.md.
+8. mmengine 0.10.7's ``FSDPStrategy.load_optim_state_dict`` calls
+   ``FSDP.optim_state_dict_to_load(state_dict, model, optimizer)``, the argument order of
+   torch < 2.1; torch 2.1+ takes ``(model, optim, optim_state_dict)``, so resuming an FSDP run
+   fails ("unhashable type: 'dict'"). :func:`fsdp_optim_state_dict_to_load` passes them by
+   keyword (``SurgVistaFSDPStrategy`` uses it).
 """
 from __future__ import annotations
 
@@ -157,3 +162,10 @@ def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
         notes.append('initialised a gloo process group (no CUDA on this machine)')
     notes = [n for n in notes if n]
     return '; '.join(notes) if notes else None
+
+
+def fsdp_optim_state_dict_to_load(model: Any, optimizer: Any, state_dict: Dict) -> Dict:
+    """Item 8: ``FSDP.optim_state_dict_to_load`` with its arguments named (any torch >= 2.1)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    return FSDP.optim_state_dict_to_load(model=model, optim=optimizer,
+                                         optim_state_dict=state_dict)

@@ -88,7 +88,7 @@ def test_plan_covers_the_issue_steps(tmp_path):
     names = [s.name for s in gpu_check.plan(str(tmp_path))]
     assert names[0] == 'tests_cuda'
     for name in ('pretrain_bf16', 'pretrain_fp16', 'finetune_bf16', 'finetune_fp16',
-                 'pretrain_bf16_nccl_1rank', 'loader_nvjpeg'):
+                 'pretrain_bf16_nccl_1rank', 'pretrain_vitl_fsdp_1rank', 'loader_nvjpeg'):
         assert name in names
     steps = {s.name: s for s in gpu_check.plan(str(tmp_path))}
     assert 'configs/pretrain/surgvista_vitb.py' in steps['pretrain_bf16'].command

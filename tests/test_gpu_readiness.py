@@ -122,7 +122,7 @@ def test_every_config_states_the_batch_its_lr_was_written_for():
 
 def test_runtime_defaults_for_gpus():
     cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_vitb.py'))
-    assert cfg.env_cfg.cudnn_benchmark is True and cfg.env_cfg.allow_tf32 is True
+    assert cfg.env_cfg.cudnn_benchmark is True and cfg.allow_tf32 is True
     assert cfg.randomness.diff_rank_seed is True
 
 

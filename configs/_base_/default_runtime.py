@@ -23,8 +23,9 @@ env_cfg = dict(
     # tools/train.py switches to gloo on machines without CUDA; timeout (s): how long a
     # collective waits for a rank that stopped responding before the run fails with a message
     dist_cfg=dict(backend='nccl', timeout=1800),
-    allow_tf32=True,  # float32 CUDA matmuls outside autocast use TF32 (SurgVistaRunner)
 )
+
+allow_tf32 = True  # float32 CUDA matmuls / convolutions outside autocast use TF32 (SurgVistaRunner)
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]

@@ -205,24 +205,29 @@ def write_summary(path: str, env: Dict[str, Any], results: Sequence[StepResult],
 def plan(out_dir: str, python: str = sys.executable, dry_run: bool = False) -> List[Step]:
     """The steps of the check. On a GPU: the CUDA-parametrized tests; the pre-training and
     fine-tuning configs through the Runner (20 iterations at the config's batch, synthetic
-    clips, random teacher) in bf16 and fp16; a 1-rank NCCL (torchrun) run; the FSDP switch
-    on one rank; the nvJPEG loader; the attention kernels. ``dry_run``: the demo configs on
+    clips, random teacher) in bf16 and fp16; a 1-rank NCCL (torchrun) run; the ViT-L FSDP
+    config on one rank; the nvJPEG loader; the attention kernels. ``dry_run``: the demo configs on
     the CPU, batch 2, a few iterations (the same commands otherwise)."""
     bench = [python, 'tools/benchmark/runner_step.py']
     pre, pre16 = 'configs/pretrain/surgvista_vitb.py', 'configs/pretrain/surgvista_vitb_fp16.py'
+    vitl, fsdp, vitl_sizes = 'configs/pretrain/surgvista_vitl_fsdp.py', [], ['--iters', '8',
+                                                                            '--batch', '16']
     fine = 'configs/finetune/surgvista_vitb_cholec80_phase.py'
     iters, fp16_fine = ['--iters', '20'], ['optim_wrapper.dtype=float16']
     if dry_run:  # CPU: the demo-size models in float32 (fp16 needs a GPU)
         pre = pre16 = 'configs/pretrain/surgvista_demo.py'
         fine = 'configs/finetune/surgvista_demo_phase.py'
         iters, fp16_fine = ['--iters', '6', '--batch', '2', '--workers', '0'], []
+        vitl, vitl_sizes = pre, iters
+        fsdp = ['runner_type=SurgVistaFlexibleRunner', 'strategy.type=SurgVistaFSDPStrategy']
 
     def fig(name: str) -> str:
         return osp.join(out_dir, f'{name}.json')
 
     def runner_step(name: str, config: str, options: Sequence[str] = (),
-                    launcher: Sequence[str] = (), limit: float = 90) -> Step:
-        cmd = list(launcher) + (bench[1:] if launcher else bench) + [config] + iters + [
+                    launcher: Sequence[str] = (), limit: float = 90,
+                    sizes: Optional[List[str]] = None) -> Step:
+        cmd = list(launcher) + (bench[1:] if launcher else bench) + [config] + (sizes or iters) + [
             '--json', fig(name), '--work-dir', osp.join(out_dir, name)]
         if launcher:
             cmd += ['--launcher', 'pytorch']
@@ -235,20 +240,23 @@ def plan(out_dir: str, python: str = sys.executable, dry_run: bool = False) -> L
     steps = []
     if not dry_run:
         steps.append(Step('tests_cuda', [python, '-m', 'pytest', 'tests', '-q', '-x', '-k',
-                                         'cuda', '-p', 'no:cacheprovider'], 120))
+                                         'cuda', '-p', 'no:cacheprovider'], 100))
     steps += [
-        runner_step('pretrain_bf16', pre, limit=90),
-        runner_step('pretrain_fp16', pre16, limit=70),
+        runner_step('pretrain_bf16', pre, limit=80),
+        runner_step('pretrain_fp16', pre16, limit=65),
         runner_step('finetune_bf16', fine, limit=60),
-        runner_step('finetune_fp16', fine, fp16_fine, limit=50),
-        runner_step('pretrain_bf16_nccl_1rank', pre, launcher=torchrun, limit=70),
+        runner_step('finetune_fp16', fine, fp16_fine, limit=45),
+        runner_step('pretrain_bf16_nccl_1rank', pre, launcher=torchrun, limit=60),
+        # ViT-L student, FlexibleRunner + SurgVistaFSDPStrategy (dry run: the demo model)
+        runner_step('pretrain_vitl_fsdp_1rank', vitl, fsdp, launcher=torchrun, limit=60,
+                    sizes=vitl_sizes),
     ]
     if not dry_run:
         steps.append(Step('loader_nvjpeg', [python, 'tools/benchmark/dataloader.py', '--clips',
                                             '10', '--rounds', '2', '--no-video', '--gpu-decode'],
                           40, env=dict(OMP_NUM_THREADS='1')))
         steps.append(Step('attention', [python, 'tools/benchmark/attention.py', '--device',
-                                        'cuda', '--reps', '5'], 30))
+                                        'cuda', '--reps', '5'], 25))
     return steps
 
 

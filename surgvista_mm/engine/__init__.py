@@ -1,5 +1,6 @@
 """Engine components (runner, hooks, optimizer constructors) of the surgvista_mm scope."""
 from .checkpoint_io import CheckpointLoadError, load_checkpoint_file
+from .fsdp import SurgVistaFlexibleRunner, SurgVistaFSDPStrategy
 from .hooks import NonFiniteLossError, SurgVistaCheckpointHook, SurgVistaNonFiniteLossHook
 from .loops import SurgVistaTestLoop, SurgVistaValLoop
 from .optimizers import (SurgVistaAmpOptimWrapper, SurgVistaAutocastOptimWrapper,
@@ -10,4 +11,4 @@ __all__ = ['NonFiniteLossError', 'SurgVistaNonFiniteLossHook', 'SurgVistaCheckpo
            'SurgVistaOptimWrapperConstructor', 'SurgVistaAutocastOptimWrapper',
            'SurgVistaAmpOptimWrapper', 'SurgVistaValLoop', 'SurgVistaTestLoop',
            'RUNNERS', 'SurgVistaRunner', 'DistributedTimeoutError', 'CheckpointLoadError',
-           'load_checkpoint_file']
+           'load_checkpoint_file', 'SurgVistaFlexibleRunner', 'SurgVistaFSDPStrategy']

@@ -38,6 +38,14 @@ def dist_timeout_seconds(cfg: Any) -> float:
     return float(timeout)
 
 
+def make_plain(checkpoint: dict) -> None:
+    """Turn a checkpoint dict into plain containers in place (after every hook edited it), so
+    that it loads with ``weights_only=True``."""
+    plain = to_plain(dict(checkpoint))
+    checkpoint.clear()
+    checkpoint.update(plain)
+
+
 def clips_per_step(cfg: Any, world_size: int) -> int:
     """Clips per optimizer step of a config at ``world_size`` processes: ``world_size x
     train_dataloader.batch_size x optim_wrapper.accumulative_counts`` (0 without training)."""
@@ -165,11 +173,7 @@ class SurgVistaRunner(Runner):
     def call_hook(self, fn_name: str, **kwargs) -> None:
         super().call_hook(fn_name, **kwargs)
         if fn_name == 'before_save_checkpoint':
-            # after every hook edited it: store plain containers only (weights_only=True loads)
-            checkpoint = kwargs['checkpoint']
-            plain = to_plain(dict(checkpoint))
-            checkpoint.clear()
-            checkpoint.update(plain)
+            make_plain(kwargs['checkpoint'])
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
@@ -208,11 +212,11 @@ class SurgVistaRunner(Runner):
 
     # ---------------------------------------------------------------- environment
     def setup_env(self, env_cfg: dict) -> None:
-        """mmengine's, plus ``env_cfg.allow_tf32`` (default True): TF32 tensor cores for the
+        """mmengine's, plus the config's ``allow_tf32`` (default True): TF32 tensor cores for the
         float32 CUDA matmuls / convolutions left outside autocast (no effect on CPU)."""
         super().setup_env(env_cfg)
         from surgvista_mm.utils.precision import set_tf32
-        set_tf32(bool(env_cfg.get('allow_tf32', True)))
+        set_tf32(bool(self.cfg.get('allow_tf32', True)))
 
     # ---------------------------------------------------------------- learning rate
     def scale_lr(self, optim_wrapper: Any, auto_scale_lr: Optional[dict] = None) -> None:

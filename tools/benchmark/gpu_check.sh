@@ -6,7 +6,8 @@
 #   2. configs/pretrain/surgvista_vitb.py (bf16) and surgvista_vitb_fp16.py through the Runner,
 #      20 iterations at the config's batch (64 / GPU) on synthetic clips, random teacher;
 #   3. the Cholec80 fine-tuning config likewise, bf16 and fp16;
-#   4. the bf16 pre-training run under torchrun with 1 rank (NCCL, DDP);
+#   4. the bf16 pre-training run under torchrun with 1 rank (NCCL, DDP), and the ViT-L
+#      student with FSDP (FlexibleRunner + SurgVistaFSDPStrategy) on 1 rank;
 #   5. the nvJPEG loader (tools/benchmark/dataloader.py --gpu-decode);
 #   6. the attention kernels (tools/benchmark/attention.py --device cuda).
 # Each runner step prints clips/s, data time, max_memory_allocated and the SDPA kernels used.
