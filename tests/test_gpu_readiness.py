@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 
 import surgvista_mm  # noqa: F401
 from surgvista_mm.engine import SurgVistaAmpOptimWrapper, SurgVistaRunner
-from surgvista_mm.engine.loops import set_eval_amp
+from surgvista_mm.engine.amp_loops import set_eval_amp
 from surgvista_mm.registry import MODELS
 from surgvista_mm.utils import ConfigError, load_config
 from surgvista_mm.utils.precision import float32_outputs, inference_precision

@@ -13,7 +13,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
-from surgvista_mm.engine.loops import set_eval_amp  # noqa: E402
+from surgvista_mm.engine.amp_loops import set_eval_amp  # noqa: E402
 from surgvista_mm.evaluation.writers import check_out_dir  # noqa: E402
 from surgvista_mm.inference.model import check_checkpoint_fits, wrap_evaluator  # noqa: E402
 from surgvista_mm.utils.config_check import ConfigError  # noqa: E402

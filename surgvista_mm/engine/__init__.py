@@ -2,7 +2,7 @@
 from .checkpoint_io import CheckpointLoadError, load_checkpoint_file
 from .fsdp import SurgVistaFlexibleRunner, SurgVistaFSDPStrategy
 from .hooks import NonFiniteLossError, SurgVistaCheckpointHook, SurgVistaNonFiniteLossHook
-from .loops import SurgVistaTestLoop, SurgVistaValLoop
+from .amp_loops import SurgVistaTestLoop, SurgVistaValLoop
 from .optimizers import (SurgVistaAmpOptimWrapper, SurgVistaAutocastOptimWrapper,
                          SurgVistaOptimWrapperConstructor)
 from .runner import RUNNERS, DistributedTimeoutError, SurgVistaRunner
