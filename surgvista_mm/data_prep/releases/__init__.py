@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict
 
+from surgvista_mm.utils.paths import id_problem
 from . import cataract, generic, laparoscopy, pretrain
-from .common import Plan, ReleaseError, write_plan
+from .common import Plan, ReleaseError, check_plan_ids, write_plan
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,20 @@ def prepare(dataset: str, root: str, out: str, check: bool = False, frames: str 
     """Validate release ``root`` of ``dataset`` and (unless ``check``) write it to ``out``.
 
     Raises:
-        ReleaseError: the release does not match the layout (file and line named).
+        ReleaseError: the release does not match the layout (file and line named), or ``name``
+            is not a safe file name (``surgvista_mm/utils/paths.py``: e.g. ``../x``).
         FileExistsError: ``out`` holds files of the plan and ``force`` is not set.
     """
+    if name is not None and id_problem(name) is not None:
+        raise ReleaseError(f'--name {name!r}: {id_problem(name)}; it names the manifest file '
+                           '(manifests/<name>.json): use a plain name such as "esd57"')
     if dataset not in CONVERTERS:
         raise KeyError(f'unknown dataset {dataset!r}; expected one of {sorted(CONVERTERS)}')
     spec = CONVERTERS[dataset]
     tol = spec.tolerance if tolerance is None else tolerance
     kwargs = dict(out=out, name=name) if spec.kind == 'generic' else {}
     plan = spec.convert(root, frames=frames, tolerance=tol, **kwargs)
+    check_plan_ids(plan)
     if not check:
         write_plan(plan, out, force=force)
     return plan

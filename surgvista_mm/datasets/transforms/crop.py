@@ -331,12 +331,22 @@ class SurgicalFrameCropLoader(BaseTransform):
                 frames.append(np.array(crop, order='C'))  # a copy: the buffer is reused
         return frames, (img_h, img_w), (x, y, w, h)
 
+    def _check_end_marker(self, results: Dict, k: int, data: bytes) -> None:
+        """torchvision / nvJPEG pad a truncated file: refuse one without an end-of-image
+        marker here, in the worker, where it is a bad sample (not in the preprocessor)."""
+        if b'\xff\xd9' not in data[-64:]:
+            path = self._frame_path(results, k)
+            raise UndecodableMediaError(f'frame {k} of video {results["video_id"]!r} cannot '
+                                        f'be decoded: {path} (truncated JPEG: no '
+                                        'end-of-image marker)', path, results['video_id'], k)
+
     def _defer_decode(self, results: Dict, datas: List[bytes], inds: np.ndarray,
                       inverse: np.ndarray) -> Dict:
         """``decoder='device'``: check the headers, draw the box, keep the bytes."""
         vid = results['video_id']
         sizes = []
         for k, data in zip(inds.tolist(), datas):
+            self._check_end_marker(results, k, data)
             try:
                 hdr = self.turbo.header(data)
             except ValueError as e:
@@ -360,6 +370,8 @@ class SurgicalFrameCropLoader(BaseTransform):
         from .jpeg import crop_resize_uint8, decode_jpeg_torch
         if self.crop.interpolation != 'bilinear':
             raise ValueError("decoder='torch' resizes bilinearly only")
+        for k, data in zip(inds.tolist(), datas):
+            self._check_end_marker(results, k, data)
         try:  # on the CPU: a RuntimeError here is the data's, not a device's
             imgs = decode_jpeg_torch(datas, self.decode_device)
         except RuntimeError as e:
