@@ -71,9 +71,15 @@ def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     explicit path ('math': oneDNN bf16 GEMMs) beat PyTorch's CPU flash kernel at every
     SurgVISTA shape (1.17-2.32x). In float32 on CPU, 'onednn' (oneDNN GEMMs in query blocks)
     beat the flash kernel at 1568 tokens (decoders, fine-tuning: 1.23-1.25x) and lost to it at
-    196-240 tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on;
-    attention dropout and ``torch.compile`` always go to 'sdpa'.
+    196-240 tokens (encoder, teacher), so it is used from :data:`ONEDNN_MIN_TOKENS` tokens on.
+    Those choices hold when gradients are recorded. Forward only (``no_grad`` /
+    ``inference_mode``: evaluation, online inference) always goes to 'sdpa': for one ViT-B clip
+    (1568 tokens, 2 threads) the flash kernel's forward took 3.2 CPU-s against 25 for
+    'onednn' in float32, and 1.6-2.1 against 3.1-3.3 for 'math' in bf16 (docs/benchmarks.md,
+    "Inference on a CPU"). Attention dropout and ``torch.compile`` always go to 'sdpa'.
     """
+    if not torch.is_grad_enabled():
+        return 'sdpa'
     if q.device.type == 'cpu' and torch.is_autocast_enabled('cpu'):
         return 'math'
     if (q.device.type == 'cpu' and q.dtype == torch.float32 and not dropout_p
