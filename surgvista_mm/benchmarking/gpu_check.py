@@ -52,8 +52,7 @@ def environment() -> Dict[str, Any]:
         memory_gib=round(props.total_memory / 2 ** 30, 1),
         compute_capability=f'{props.major}.{props.minor}',
         cudnn=torch.backends.cudnn.version(),
-        nccl='.'.join(map(str, torch.cuda.nccl.version())) if hasattr(torch.cuda, 'nccl')
-        else None,
+        nccl=_nccl_version(),
         bf16_supported=torch.cuda.is_bf16_supported(),
         flash_sdp_enabled=torch.backends.cuda.flash_sdp_enabled(),
         mem_efficient_sdp_enabled=torch.backends.cuda.mem_efficient_sdp_enabled(),
@@ -66,6 +65,16 @@ def environment() -> Dict[str, Any]:
     except (AttributeError, TypeError, RuntimeError) as exc:
         env['flash_attention_vitb_shape'] = f'unknown ({type(exc).__name__}: {exc})'
     return env
+
+
+def _nccl_version() -> Optional[str]:
+    """NCCL's version as 'major.minor.patch' (torch returns a tuple, or an int in old builds)."""
+    import torch
+    try:
+        version = torch.cuda.nccl.version()
+    except (AttributeError, RuntimeError):
+        return None
+    return '.'.join(map(str, version)) if isinstance(version, tuple) else str(version)
 
 
 class Deadline:
