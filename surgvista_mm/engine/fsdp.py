@@ -52,7 +52,12 @@ class SurgVistaFSDPStrategy(FSDPStrategy):
                          log_kwargs=log_kwargs, auto_scale_lr=auto_scale_lr)
 
     def _wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Record the parameters' shapes, move the whole model to the rank's device (FSDP
+        moves only what it manages; the pre-training algorithm's frozen teacher is not a
+        registered submodule and follows ``model.to``), then wrap."""
+        from mmengine.device import get_device
         record_param_ndims(model)
+        model.to(get_device())
         return super()._wrap_model(model)
 
     def load_optim_state_dict(self, state_dict: dict) -> None:
