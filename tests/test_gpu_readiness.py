@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import glob
 import os.path as osp
-import re
 import types
 
 import pytest
@@ -302,3 +301,15 @@ def test_cpu_and_shm_budget_per_rank():
     assert info['cpus_per_node'] == 96 and 22 < info['shm_per_node_gib'] < 24
     cfg.train_dataloader.num_workers = 0
     assert shm_per_rank_bytes(cfg) == 0 and cpus_per_rank(cfg) == 2
+
+
+def test_tf32_flags_are_set_and_restored():
+    from surgvista_mm.utils.precision import restore_tf32, set_tf32
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    previous = set_tf32(True)
+    try:
+        assert previous == before
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        restore_tf32(previous)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before

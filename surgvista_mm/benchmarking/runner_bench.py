@@ -15,7 +15,6 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
-from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
 from torch.utils.data import Dataset
 

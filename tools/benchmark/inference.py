@@ -21,7 +21,6 @@ the predicted probabilities bf16 vs fp32 (same weights, same clips).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import os.path as osp
 import statistics
