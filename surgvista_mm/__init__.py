@@ -20,7 +20,7 @@ from .version import __version__  # noqa: E402
 import mmaction.datasets  # noqa: E402,F401
 import mmaction.models  # noqa: E402,F401
 from . import registry  # noqa: E402,F401
-from . import models, datasets, evaluation, engine  # noqa: E402,F401
+from . import models, datasets, evaluation, engine, benchmarking  # noqa: E402,F401
 
 # plain type names (``type='SurgVistaViT'``) in configs with ``default_scope='mmaction'``
 registry.export_to_mmaction()

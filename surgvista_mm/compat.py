@@ -24,7 +24,8 @@ and only acts where the upstream defect is actually present.
    although no module of this project needs it; :func:`silence_mmcv_lite_warning` filters that
    one message (and nothing else).
 6. mmengine's ``AmpOptimWrapper`` asserts a GPU at construction, so the bf16 configs cannot run
-   on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` for
+   on a CPU machine. :func:`adapt_optim_wrapper_for_cpu` swaps a bf16 ``AmpOptimWrapper`` (or
+   its subclass ``SurgVistaAmpOptimWrapper``) for
    ``SurgVistaAutocastOptimWrapper`` (autocast on any device, no loss scale) and refuses fp16
    with a clear message.
 7. PyTorch sends float32 CPU GEMMs to MKL, whose CPU dispatch runs AVX2 kernels on AMD
@@ -45,6 +46,11 @@ and only acts where the upstream defect is actually present.
    imported, only when the installed transformers is 5 or later: mmaction2 then registers its
    own placeholders for ``VindLUVQA``, ``VindLURetrievalMC`` and ``VindLURetrieval`` (which raise
    when built). No project module uses VindLU; nothing else in mmaction2 reads the flag.
+9. mmengine 0.10.7's ``FSDPStrategy.load_optim_state_dict`` calls
+   ``FSDP.optim_state_dict_to_load(state_dict, model, optimizer)``, the argument order of
+   torch < 2.1; torch 2.1+ takes ``(model, optim, optim_state_dict)``, so resuming an FSDP run
+   fails ("unhashable type: 'dict'"). :func:`fsdp_optim_state_dict_to_load` passes them by
+   keyword (``SurgVistaFSDPStrategy`` uses it).
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ from typing import Any, Dict, Optional
 import torch
 
 _DRN_MODULE = 'mmaction.models.localizers.drn'
+_AMP_WRAPPERS = ('AmpOptimWrapper', 'SurgVistaAmpOptimWrapper')  # GPU-only (item 6)
 
 
 def ensure_mmaction_drn() -> bool:
@@ -162,7 +169,7 @@ def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> Dict[str, Any
 def adapt_optim_wrapper_for_cpu(cfg: Any) -> Optional[str]:
     """Item 6: make a bf16 ``AmpOptimWrapper`` config runnable without CUDA. Returns a note."""
     wrapper = cfg.get('optim_wrapper')
-    if torch.cuda.is_available() or not wrapper or wrapper.get('type') != 'AmpOptimWrapper':
+    if torch.cuda.is_available() or not wrapper or wrapper.get('type') not in _AMP_WRAPPERS:
         return None
     dtype = wrapper.get('dtype')
     if dtype not in ('bfloat16', 'bf16'):
@@ -199,3 +206,10 @@ def patch_runner_cfg_for_device(cfg: Any, launcher: str) -> Optional[str]:
         notes.append('initialised a gloo process group (no CUDA on this machine)')
     notes = [n for n in notes if n]
     return '; '.join(notes) if notes else None
+
+
+def fsdp_optim_state_dict_to_load(model: Any, optimizer: Any, state_dict: Dict) -> Dict:
+    """Item 8: ``FSDP.optim_state_dict_to_load`` with its arguments named (any torch >= 2.1)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    return FSDP.optim_state_dict_to_load(model=model, optim=optimizer,
+                                         optim_state_dict=state_dict)

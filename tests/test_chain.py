@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config
 
 from surgvista_mm.engine import SurgVistaRunner
+from tests.helpers.devices import CPU_ONLY_ENV
 from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -77,7 +78,7 @@ def test_pretrain_finetune_test_eval_online(make_demo, tmp_path):
     out = str(tmp_path / 'results')
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg_path, best,
            '--work-dir', str(tmp_path / 'test'), '--out-dir', out]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT)
+    env = dict(os.environ, **CPU_ONLY_ENV, PYTHONPATH=ROOT)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     with open(osp.join(out, 'metrics.json')) as f:

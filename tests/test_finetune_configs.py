@@ -128,7 +128,7 @@ def test_vitb_recipe(name):
             if relaxation != 'none':
                 assert (ev.transition_rule, ev.fps) == (rule, 1)
     ow = cfg.optim_wrapper
-    assert (ow.type, ow.dtype, ow.clip_grad) == ('AmpOptimWrapper', 'bfloat16', None)
+    assert (ow.type, ow.dtype, ow.clip_grad) == ('SurgVistaAmpOptimWrapper', 'bfloat16', None)
     assert ow.optimizer.lr == pytest.approx(lr * 2 * 32 / 64)
     assert ow.optimizer.betas == (0.9, 0.999) and ow.optimizer.weight_decay == 0.05
     assert ow.paramwise_cfg.layer_decay_rate == 0.75

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from surgvista_mm.engine import SurgVistaRunner
+from tests.helpers.devices import CPU_ONLY_ENV
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(ROOT, 'configs', 'finetune', 'surgvista_demo_phase.py')
@@ -88,7 +89,7 @@ def test_tools_test_py_scores_a_checkpoint(demo_root, tmp_path):
     cfg.dump(cfg_path)
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg_path,
            osp.join(work, 'epoch_1.pth'), '--work-dir', str(tmp_path / 'test')]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, **CPU_ONLY_ENV)
     # the run's own checkpoint loads with weights_only=True: no trust flag exists or is needed
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr

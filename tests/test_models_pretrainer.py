@@ -157,7 +157,8 @@ def test_teacher_checkpoint_loading(tmp_path):
     torch.save({'module': state}, good)
     teacher = MODELS.build(dict(cfg, checkpoint=good))
     teacher.init_weights()
-    torch.testing.assert_close(teacher.blocks[1].attn.k.weight, source.blocks[1].attn.k.weight)
+    torch.testing.assert_close(teacher.state_dict()['blocks.1.attn.k.weight'],
+                               source.state_dict()['blocks.1.attn.k.weight'])
     assert not teacher.training and not teacher.pos_embed.requires_grad
     clip = torch.randn(2, 3, 4, 32, 32)
     assert teacher(clip).shape == (2, 2 * 4, 16)

@@ -124,3 +124,7 @@ def test_auto_picks_onednn_for_long_float32_sequences(monkeypatch):
     assert choose_attention(long_q, dropout_p=0.1) == 'sdpa'  # attention dropout: SDPA
     assert choose_attention(long_q.double()) == 'sdpa'
     assert choose_attention(torch.zeros(1, 1, ONEDNN_MIN_TOKENS - 1, 8)) == 'sdpa'
+    with torch.no_grad():  # forward only (evaluation, inference): the flash kernel
+        assert choose_attention(long_q) == 'sdpa'
+    with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert choose_attention(long_q) == 'sdpa'  # also under bf16 autocast

@@ -20,6 +20,7 @@ from mmengine.logging import HistoryBuffer
 from surgvista_mm.engine import CheckpointLoadError, SurgVistaRunner
 from surgvista_mm.engine.checkpoint_io import (find_resume_checkpoint, is_complete_checkpoint,
                                                load_checkpoint_file)
+from tests.helpers.devices import CPU_ONLY_ENV
 from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -190,7 +191,7 @@ def test_own_checkpoints_are_plain_and_kill_during_save_loses_nothing(tmp_path, 
 
     work = tmp_path / 'crash'
     _copy_run(epoch1, work)
-    env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHONPATH=ROOT, **CPU_ONLY_ENV, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-m', 'tests.helpers.crash_during_save', cfg,
                            str(work), 'epoch_2.pth'], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)

@@ -15,6 +15,7 @@ from mmengine.config import Config
 
 from surgvista_mm.utils import ConfigError, check_config, load_config
 from surgvista_mm.utils.config_check import CfgOptionsAction
+from tests.helpers.devices import CPU_ONLY_ENV
 from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -105,7 +106,7 @@ def test_stopped_rank_times_out_with_a_clear_message(tmp_path):
     port = str(29600 + os.getpid() % 300)
     procs = []
     for rank in (0, 1):
-        env = dict(os.environ, PYTHONPATH=ROOT, CUDA_VISIBLE_DEVICES='', RANK=str(rank),
+        env = dict(os.environ, PYTHONPATH=ROOT, **CPU_ONLY_ENV, RANK=str(rank),
                    LOCAL_RANK=str(rank), WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
                    MASTER_PORT=port, OMP_NUM_THREADS='1')
         procs.append(subprocess.Popen(

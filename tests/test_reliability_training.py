@@ -8,6 +8,7 @@ import pytest
 from mmengine.config import Config
 
 from surgvista_mm.engine import SurgVistaRunner
+from tests.helpers.devices import CPU_ONLY_ENV
 from tests.test_reliability_checkpoints import demo_root, ft_root  # noqa: F401 (fixtures)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -176,7 +177,7 @@ def test_locked_work_dir_stops_every_rank(tmp_path, demo_root):
     cfg.dump(str(tmp_path / 'dist.py'))
     first = _hold_lock(str(work))
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PORT=str(29500 + (os.getpid() + 7) % 1000), CUDA_VISIBLE_DEVICES='')
+               PORT=str(29500 + (os.getpid() + 7) % 1000), **CPU_ONLY_ENV)
     start = time.monotonic()
     try:
         proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),

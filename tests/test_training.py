@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from surgvista_mm.engine.checkpoint_io import load_checkpoint_file
 from surgvista_mm.engine import NonFiniteLossError, SurgVistaRunner
+from tests.helpers.devices import CPU_ONLY_ENV
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')
@@ -138,7 +139,7 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook'), dict(type='_TestRankWei
 """)
     work = tmp_path / 'dist'
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
-               PORT=str(29500 + os.getpid() % 1000), CUDA_VISIBLE_DEVICES='')
+               PORT=str(29500 + os.getpid() % 1000), **CPU_ONLY_ENV)
     proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
                            '--work-dir', str(work)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
@@ -155,11 +156,12 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook'), dict(type='_TestRankWei
 
 
 def test_slurm_dry_run_prints_srun(tmp_path):
-    env = dict(os.environ, DRY_RUN='1', GPUS='16', PYTHON='python')
+    env = dict(os.environ, DRY_RUN='1', GPUS='16', PYTHON=sys.executable)
     out = subprocess.run(['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'sv',
                           'configs/pretrain/surgvista_vitb.py', 'work_dirs/sv', '--seed', '1'],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.startswith('srun -p gpu --job-name=sv --gres=gpu:8 --ntasks=16 ')
+    assert '--cpus-per-task=12 ' in out  # the config's 10 workers + 2 (tools/misc/resources.py)
     assert '--launcher=slurm' in out and '--work-dir=work_dirs/sv' in out
     assert out.strip().endswith('--seed 1')
 
@@ -176,7 +178,7 @@ def test_train_py_bf16_amp_config_on_cpu(tmp_path, demo_root):
     """tools/train.py runs a bf16 AmpOptimWrapper config on a machine without CUDA."""
     cfg = _write_cfg(tmp_path / 'bf16.py', demo_root, 1)
     work = tmp_path / 'bf16'
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    env = dict(os.environ, **CPU_ONLY_ENV)
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg, '--work-dir', str(work),
          '--cfg-options', 'optim_wrapper.type=AmpOptimWrapper', 'optim_wrapper.dtype=bfloat16'],

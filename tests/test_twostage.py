@@ -23,6 +23,7 @@ from surgvista_mm.datasets import FeatureSequenceDataset
 from surgvista_mm.inference.feature_bank import StaleBankError, extract_bank, file_sha256
 from surgvista_mm.models.temporal import CausalMSTCN, truncated_mse
 from tests.helpers.tools import load_tool
+from tests.helpers.devices import CPU_ONLY_ENV
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FRAME_CFG = osp.join(ROOT, 'configs', 'twostage', 'demo_frame.py')
@@ -232,7 +233,7 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
     assert (results / 'plots' / 'phase_ribbons.png').is_file()
     # 4b. two gloo ranks (the sampler pads: both ranks predict video03) write the same files
     out2 = run / 'results_2ranks'
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT, PYTHON=sys.executable,
+    env = dict(os.environ, **CPU_ONLY_ENV, PYTHONPATH=ROOT, PYTHON=sys.executable,
                OMP_NUM_THREADS='1', PORT=str(28700 + os.getpid() % 1000))
     proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_test.sh'), TCN_CFG,
                            best_tcn[0], '2', '--work-dir', str(run / 'test2'), '--out-dir',

@@ -13,9 +13,11 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.engine.checkpoint_io import load_checkpoint_file  # noqa: E402
+from surgvista_mm.engine.amp_loops import set_eval_amp  # noqa: E402
 from surgvista_mm.evaluation.writers import check_out_dir  # noqa: E402
 from surgvista_mm.inference.model import check_checkpoint_fits, wrap_evaluator  # noqa: E402
 from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
+from surgvista_mm.utils.precision import AMP_CHOICES  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -29,6 +31,8 @@ def parse_args() -> argparse.Namespace:
                         'scores.npz / predictions.npz), metrics.json and plots here')
     parser.add_argument('--force', action='store_true',
                         help='replace results already in --out-dir')
+    parser.add_argument('--amp', choices=AMP_CHOICES, help='test precision (default: the '
+                        "config's test_cfg.amp): none (float32, TF32 on CUDA), bf16 or fp16")
     add_runner_args(parser)
     return parse_runner_args(parser)
 
@@ -38,6 +42,7 @@ def main() -> None:
     try:  # a bad key or value stops here, before the runner logs the config
         cfg = load_runner_config(args)
         cfg.load_from, cfg.resume = None, False
+        set_eval_amp(cfg, args.amp)
         if cfg.get('test_dataloader') is None or cfg.get('test_evaluator') is None:
             raise SystemExit(f'{args.config}: test_dataloader and test_evaluator must be set '
                              'to test')

@@ -74,7 +74,8 @@ def main() -> None:
 def check_total_batch(cfg: Config, runner) -> None:  # noqa: ANN001
     """Warn when the config's LR was derived for another total batch than this launch has."""
     expected = cfg.get('total_batch')
-    if expected is None or cfg.get('train_dataloader') is None:
+    if expected is None or cfg.get('train_dataloader') is None or \
+            (cfg.get('auto_scale_lr') or {}).get('enable', False):  # the runner rescales the LR
         return
     accumulation = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
     actual = runner.world_size * cfg.train_dataloader.batch_size * accumulation

@@ -24,12 +24,14 @@ custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1, max_pa
                      max_grad_norm=1e6)]
 
 env_cfg = dict(
-    cudnn_benchmark=False,
+    cudnn_benchmark=True,  # fixed clip shapes: cuDNN picks the fastest Conv3d patchify kernel
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # tools/train.py switches to gloo on machines without CUDA; timeout (s): how long a
     # collective waits for a rank that stopped responding before the run fails with a message
     dist_cfg=dict(backend='nccl', timeout=1800),
 )
+
+allow_tf32 = True  # float32 CUDA matmuls / convolutions outside autocast use TF32 (SurgVistaRunner)
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
@@ -43,4 +45,6 @@ resume_allow_model_change = False
 # a resume whose optimizer / LR schedule config differs from the checkpoint's is an error unless
 # this is True: then the config's values are applied (tools/train.py --resume-override-optim)
 resume_override_optim = False
-randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)
+# diff_rank_seed: each rank draws its own device-side randomness (drop-path, mixup / cutmix);
+# crops and masks come from the datasets' per-sample generators, the same on any rank count
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)

@@ -94,8 +94,9 @@ param_scheduler = [
          by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+# amp: evaluation precision ('none': float32, TF32 on CUDA; 'bf16' / 'fp16': autocast)
+val_cfg = dict(type='SurgVistaValLoop', amp='none')
+test_cfg = dict(type='SurgVistaTestLoop', amp='none')
 
 default_hooks = dict(
     logger=dict(interval=10),

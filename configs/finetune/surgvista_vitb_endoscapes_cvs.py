@@ -12,7 +12,8 @@ _base_ = [
 
 gpus = 2
 batch_per_gpu = 16
-base_lr = 5e-5 * gpus * batch_per_gpu / 64
+total_batch = gpus * batch_per_gpu
+base_lr = 5e-5 * total_batch / 64
 min_lr = 1e-6
 max_epochs = 20
 warmup_epochs = 2
@@ -23,6 +24,7 @@ model = dict(
     data_preprocessor=dict(blending=None))
 
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
+auto_scale_lr = dict(base_batch_size=total_batch)
 param_scheduler = [
     dict(_base_.param_scheduler[0], end=warmup_epochs),
     dict(_base_.param_scheduler[1], T_max=max_epochs - warmup_epochs, begin=warmup_epochs,

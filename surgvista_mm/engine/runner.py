@@ -42,6 +42,22 @@ def dist_timeout_seconds(cfg: Any) -> float:
     return float(timeout)
 
 
+def make_plain(checkpoint: dict) -> None:
+    """Turn a checkpoint dict into plain containers in place (after every hook edited it), so
+    that it loads with ``weights_only=True``."""
+    plain = to_plain(dict(checkpoint))
+    checkpoint.clear()
+    checkpoint.update(plain)
+
+
+def clips_per_step(cfg: Any, world_size: int) -> int:
+    """Clips per optimizer step of a config at ``world_size`` processes: ``world_size x
+    train_dataloader.batch_size x optim_wrapper.accumulative_counts`` (0 without training)."""
+    loader = cfg.get('train_dataloader') or {}
+    accumulation = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
+    return int(world_size) * int(loader.get('batch_size') or 0) * int(accumulation)
+
+
 def _is_timeout(exc: BaseException) -> bool:
     """A collective that timed out: gloo raises a plain ``RuntimeError`` from its transport
     (``gloo/transport/... Timed out waiting 3000ms for recv``); NCCL / c10d raise ``DistError``
@@ -182,12 +198,9 @@ class SurgVistaRunner(Runner):
     def call_hook(self, fn_name: str, **kwargs) -> None:
         super().call_hook(fn_name, **kwargs)
         if fn_name == 'before_save_checkpoint':
-            # after every hook edited it: store plain containers only (weights_only=True loads)
             checkpoint = kwargs['checkpoint']
             checkpoint.setdefault('meta', {})[RECORD_KEY] = run_config_record(self.cfg)
-            plain = to_plain(dict(checkpoint))
-            checkpoint.clear()
-            checkpoint.update(plain)
+            make_plain(checkpoint)
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
@@ -223,6 +236,38 @@ class SurgVistaRunner(Runner):
             raise OSError(exc.errno, f'could not write the checkpoint {final_path} '
                           f'({exc.strerror or exc}); earlier checkpoints in {out_dir} are left '
                           'intact', final_path) from exc
+
+    # ---------------------------------------------------------------- environment
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's, plus the config's ``allow_tf32`` (default True): TF32 tensor cores for the
+        float32 CUDA matmuls / convolutions left outside autocast (no effect on CPU)."""
+        super().setup_env(env_cfg)
+        from surgvista_mm.utils.precision import set_tf32
+        set_tf32(bool(self.cfg.get('allow_tf32', True)))
+
+    # ---------------------------------------------------------------- learning rate
+    def scale_lr(self, optim_wrapper: Any, auto_scale_lr: Optional[dict] = None) -> None:
+        """mmengine's linear LR scaling rule, counting gradient accumulation.
+
+        With ``auto_scale_lr=dict(enable=True, base_batch_size=N)`` every parameter group's LR
+        (written for ``N`` clips per optimizer step) is multiplied by ``world_size x batch_size x
+        accumulative_counts / N``, the clips per optimizer step of this launch (mmengine's own
+        rule leaves accumulation out). Called once, before the schedulers are built, so
+        ratio-based schedule ends (``eta_min_ratio``) follow.
+        """
+        if not auto_scale_lr or not auto_scale_lr.get('enable', False):
+            return
+        base = auto_scale_lr.get('base_batch_size')
+        if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 0:
+            raise ValueError(f'auto_scale_lr.base_batch_size must be a positive number, got '
+                             f'{base!r}')
+        actual = clips_per_step(self.cfg, self.world_size)
+        ratio = actual / float(base)
+        for group in optim_wrapper.param_groups:
+            group['lr'] = group['lr'] * ratio
+        self.logger.info(f'auto_scale_lr: the LR was set for {base:g} clips per optimizer step; '
+                         f'this launch has {actual} ({self.world_size} processes x batch x '
+                         f'accumulation), LR scaled by {ratio:g}')
 
     # ---------------------------------------------------------------- distributed timeouts
     @contextmanager

@@ -28,7 +28,7 @@ RUNNER_KEYS = (
     'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
     'randomness', 'experiment_name', 'cfg', 'custom_imports', 'runner_type', 'model_wrapper_cfg',
     'vis_backends', 'compile', 'allow_partial_resume', 'resume_allow_model_change',
-    'resume_override_optim')
+    'resume_override_optim', 'allow_tf32', 'strategy')
 # keys a registry's build function consumes itself (never passed to the constructor)
 _BUILDER_KEYS = {'type', '_scope_'}
 

@@ -19,6 +19,8 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from surgvista_mm.utils.precision import add_amp_argument, inference_precision  # noqa: E402
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -29,6 +31,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--include', help='only these video ids (comma-separated or an id-list file)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--batch', type=int, default=8)
+    add_amp_argument(p)
     p.add_argument('--no-progress', action='store_true')
     return p.parse_args(argv)
 
@@ -51,8 +54,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         entries = select_entries(load_manifest(args.manifest), read_id_list(include, 'include'),
                                  None, 1, args.manifest)
         model = build_model_from_config(cfg, args.checkpoint, args.device)
-        done = extract_features(model, entries, pipeline, clip_len, interval, args.out_dir,
-                                args.batch, progress=not args.no_progress)
+        with inference_precision(args.device, args.amp):
+            done = extract_features(model, entries, pipeline, clip_len, interval, args.out_dir,
+                                    args.batch, progress=not args.no_progress)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         print(f'extract_features: error: {err}', file=sys.stderr)
         return 2

@@ -17,8 +17,9 @@ random start and crop):
   path, and the pipeline before this change);
 - ``ours-dct``: opt-in ``dct_scale=True`` (reduced-size DCT decoding; pixels change, the mean /
   max absolute difference to ``ours`` is printed);
-- ``ours-nvjpeg`` (``--gpu-decode``): ``decoder='torch', decode_device='cuda'`` (full decode
-  on the GPU with nvJPEG, crop and resize there, frames back to the host);
+- ``ours-nvjpeg`` (``--gpu-decode``): ``decoder='device'`` (the pipeline packs JPEG bytes; the
+  data preprocessor's ``decode_packed_jpegs`` decodes them on the GPU with nvJPEG, crops and
+  resizes there, in this process as in training);
 - ``ours-video``: ours reading the same 16 one-fps frames from the 25-fps mp4 (decord, a seek
   per frame);
 - ``mmaction2``: ``RawFrameDecode -> Resize(-1, 256) -> MultiScaleCrop -> Resize(224) ->
@@ -103,6 +104,7 @@ def build_ours(frame_dir: str, **loader_args) -> Callable[[int, int], object]:
                                    'pretrain_surgical.py'))
     steps = [dict(s) for s in cfg.train_pipeline]
     video = loader_args.pop('video', None)
+    device = loader_args.pop('device', None)
     if loader_args:
         steps[0].update(loader_args)
     pipe = Compose(steps)
@@ -114,7 +116,13 @@ def build_ours(frame_dir: str, **loader_args) -> Callable[[int, int], object]:
             res.update(filename=video, native_fps=float(FPS))
         else:
             res.update(frame_dir=frame_dir, filename_tmpl='{:06d}.jpg', offset=1)
-        return pipe(res)['inputs']
+        out = pipe(res)
+        if device is None:
+            return out['inputs']
+        from surgvista_mm.models.data_preprocessors.preprocessor import decode_packed_jpegs
+        item = dict(inputs=[out['inputs']], data_samples=[out['data_samples']])
+        decode_packed_jpegs(item, device)
+        return item['inputs'][0].cpu()  # waits for the device
     return run
 
 
@@ -150,7 +158,7 @@ def main(argv=None) -> Dict[str, float]:
                              'default: 1)')
     parser.add_argument('--no-video', action='store_true', help='skip the mp4 source')
     parser.add_argument('--gpu-decode', action='store_true',
-                        help="also time decoder='torch', decode_device='cuda' (nvJPEG)")
+                        help="also time decoder='device' on cuda (nvJPEG)")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     import torch
@@ -179,7 +187,7 @@ def main(argv=None) -> Dict[str, float]:
                  'ours-cv2': build_ours(tmp, decoder='cv2'),
                  'ours-dct': build_ours(tmp, dct_scale=True)}
         if args.gpu_decode:
-            pipes['ours-nvjpeg'] = build_ours(tmp, decoder='torch', decode_device='cuda')
+            pipes['ours-nvjpeg'] = build_ours(tmp, decoder='device', device='cuda')
         if not args.no_video:
             pipes['ours-video'] = build_ours(tmp, video=osp.join(tmp, 'video.mp4'))
         # exactness and pixel difference on a few clips

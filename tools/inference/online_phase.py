@@ -22,6 +22,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import DictAction  # noqa: E402
 
+from surgvista_mm.utils.precision import add_amp_argument, inference_precision  # noqa: E402
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -33,6 +35,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--batch', type=int, default=8, help='clips per forward pass')
     p.add_argument('--fps', type=float, help="override the video's native frame rate")
     p.add_argument('--no-plot', action='store_true', help='skip the timeline png')
+    add_amp_argument(p)
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     args = p.parse_args(argv)
@@ -61,14 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'online_phase: error: {err}', file=sys.stderr)
         return 2
     names = class_names_of(cfg, num_classes)
-    result = online_phase_recognition(model, source, pipeline, clip_len, interval, names,
-                                      args.batch, progress=not args.no_progress)
+    with inference_precision(args.device, args.amp):
+        result = online_phase_recognition(model, source, pipeline, clip_len, interval, names,
+                                          args.batch, progress=not args.no_progress)
     paths = write_online_outputs(result, args.out_dir,
                                  dict(config=args.config, checkpoint=args.checkpoint,
-                                      device=args.device), plot=not args.no_plot)
+                                      device=args.device, amp=args.amp), plot=not args.no_plot)
     print(f'{source.video_id}: {result.probs.shape[0]} s of video in '
           f'{result.compute_seconds:.1f} s: real-time factor {result.real_time_factor:.1f}x '
-          f'(seconds of video per second of compute, {args.device}, batch {args.batch})')
+          f'(seconds of video per second of compute, {args.device}, batch {args.batch}, '
+          f'amp {args.amp})')
     for kind, path in paths.items():
         print(f'written {path}')
     return 0

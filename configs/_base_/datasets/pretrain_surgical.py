@@ -27,8 +27,11 @@ pretrain_sources = [
 
 train_pipeline = [
     # = SurgicalFrameLoader + TSNMultiScaleCrop, decoding only the crop window (same pixels)
+    # decoder='device': JPEG bytes leave the workers, the data preprocessor decodes them on the
+    # rank's GPU (nvJPEG): --cfg-options train_dataloader.dataset.pipeline.0.decoder=device
     dict(type='SurgicalFrameCropLoader', input_size=input_size,
-         scales=(1.0, 0.875, 0.75, 0.66), max_wh_scale_gap=1, num_fixed_crops=13),
+         scales=(1.0, 0.875, 0.75, 0.66), max_wh_scale_gap=1, num_fixed_crops=13,
+         decoder='auto'),
     dict(type='TubeMasking', input_size=(clip_len, input_size, input_size),
          patch_size=16, tubelet_size=2, mask_ratio=mask_ratio),  # = the model's,
     dict(type='PackSurgVistaInputs'),

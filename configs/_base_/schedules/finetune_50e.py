@@ -2,12 +2,12 @@
 # AdamW (0.9, 0.999) wd 0.05, layer-wise LR decay 0.75 (layer i of 14 gets 0.75 ** (13 - i):
 # patch embedding 0, block k -> k + 1, head and everything else 13), no weight decay on 1-D
 # parameters and biases, per-iteration cosine with linear warm-up, no gradient clipping.
-# LR = base LR x total batch / 64, written out (mmengine's auto_scale_lr is left off). The paper
-# ran 2 GPUs x 32 clips; on another set-up change gpus / batch_per_gpu and the LR follows.
+# LR = base LR x total batch / 64, written for the paper's 2 GPUs x 32 clips; at run time
+# SurgVistaRunner rescales it to the actual world size x batch (auto_scale_lr, linear rule).
 # The cosine ends at min_lr x lr_scale for each layer group (eta_min_ratio), as the reference
 # schedule does (it scales a single schedule by lr_scale).
 # finetune_20e.py (triplet recognition) is this schedule over 20 epochs.
-gpus = 2
+gpus = 2  # reference set-up of the LR, not read at run time
 batch_per_gpu = 32
 total_batch = gpus * batch_per_gpu
 base_lr = 5e-4 * total_batch / 64
@@ -16,8 +16,8 @@ max_epochs = 50
 warmup_epochs = 5
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    dtype='bfloat16',  # the paper used fp16: --cfg-options optim_wrapper.dtype=float16
+    type='SurgVistaAmpOptimWrapper',  # no loss scaling in bf16, dynamic scaling in fp16
+    dtype='bfloat16',  # the paper: optim_wrapper.dtype=float16 (loss scaling follows)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05,
                    fused=True),  # one kernel for all parameters, the loop version's update
     constructor='SurgVistaOptimWrapperConstructor',
@@ -34,6 +34,7 @@ param_scheduler = [
 ]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-auto_scale_lr = dict(enable=False, base_batch_size=64)
+# amp: evaluation precision ('none': float32, TF32 on CUDA; 'bf16' / 'fp16': autocast)
+val_cfg = dict(type='SurgVistaValLoop', amp='none')
+test_cfg = dict(type='SurgVistaTestLoop', amp='none')
+auto_scale_lr = dict(enable=True, base_batch_size=total_batch)

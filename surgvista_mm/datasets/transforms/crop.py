@@ -183,14 +183,17 @@ class SurgicalFrameCropLoader(BaseTransform):
             ``TSNMultiScaleCrop``.
         decoder: 'auto' (region decode when libturbojpeg is available, else full decode),
             'turbo' (region decode, error without the library), 'cv2' (full decode with OpenCV:
-            the reference path), or 'torch' (``torchvision.io.decode_jpeg`` on
-            ``decode_device``, e.g. 'cuda' for nvJPEG, then crop and bilinear resize with torch
-            and back to host uint8 frames; within 1 level of the reference on CPU).
+            the reference path), 'torch' (``torchvision.io.decode_jpeg`` on the CPU, then crop
+            and bilinear resize with torch; within 1 level of the reference), or 'device'
+            (decoding deferred to the data preprocessor in the main process, on the rank's own
+            device: nvJPEG on a GPU; the clip travels as its JPEG bytes, ``jpeg_frames``, with
+            ``crop_bbox``; same pixels as 'torch'; see ``SurgVistaDataPreprocessor``).
         dct_scale: also decode at the smallest DCT scale ``M/8`` whose crop still covers
             ``input_size`` (faster, **changes pixels**: the box is rescaled to the scaled
             image, rounded to whole pixels; difference stated in docs/benchmarks.md). Off by
             default.
-        decode_device: device of ``decoder='torch'`` ('cpu', 'cuda', ...).
+        decode_device: device of ``decoder='torch'``: 'cpu' only (CUDA cannot be used in
+            forked DataLoader workers; use ``decoder='device'``).
         backend_args, num_threads: as ``SurgicalFrameLoader``.
     """
 
@@ -202,8 +205,16 @@ class SurgicalFrameCropLoader(BaseTransform):
                  backend_args: Optional[dict] = None, num_threads: int = 1) -> None:
         from .jpeg import default_turbojpeg
         from .loading import SurgicalFrameLoader
-        if decoder not in ('auto', 'turbo', 'cv2', 'torch'):
-            raise ValueError(f"decoder must be 'auto', 'turbo', 'cv2' or 'torch', got {decoder!r}")
+        if decoder not in ('auto', 'turbo', 'cv2', 'torch', 'device'):
+            raise ValueError(f"decoder must be 'auto', 'turbo', 'cv2', 'torch' or 'device', got "
+                             f"{decoder!r}")
+        if decoder == 'torch' and decode_device != 'cpu':
+            raise ValueError(f"decoder='torch' decodes in the DataLoader workers, where CUDA "
+                             f"cannot be used (decode_device={decode_device!r}); set "
+                             "decoder='device' to decode in the data preprocessor on the rank's "
+                             "GPU (nvJPEG)")
+        if decoder == 'device' and interpolation != 'bilinear':
+            raise ValueError("decoder='device' resizes bilinearly only")
         self.crop = TSNMultiScaleCrop(input_size, scales, max_wh_scale_gap, num_fixed_crops,
                                       snap_px, interpolation)
         self.loader = SurgicalFrameLoader(backend_args=backend_args, num_threads=num_threads)
@@ -211,10 +222,11 @@ class SurgicalFrameCropLoader(BaseTransform):
         self.dct_scale = bool(dct_scale)
         self.decode_device = decode_device
         self.turbo = None
-        if decoder in ('auto', 'turbo'):
+        if decoder in ('auto', 'turbo', 'device'):
             self.turbo = default_turbojpeg()
-            if self.turbo is None and decoder == 'turbo':
-                raise OSError("decoder='turbo' needs libturbojpeg 3: pip install turbojpeg")
+            if self.turbo is None and decoder != 'auto':
+                raise OSError(f"decoder={decoder!r} needs libturbojpeg 3 (JPEG headers): pip "
+                              "install turbojpeg")
         if self.dct_scale and self.turbo is None:
             raise ValueError("dct_scale=True needs the libturbojpeg decoder ('auto' or 'turbo')")
 
@@ -267,6 +279,8 @@ class SurgicalFrameCropLoader(BaseTransform):
         if not all(is_jpeg(d) for d in datas):  # PNG frames etc.: the general path
             results = self.loader.transform(results)
             return self.crop.transform(results)
+        if self.decoder == 'device':
+            return self._defer_decode(results, datas, unique, inverse)
         if self.decoder == 'torch':
             frames, shape, box = self._decode_torch(results, datas, unique)
         else:
@@ -317,20 +331,48 @@ class SurgicalFrameCropLoader(BaseTransform):
                 frames.append(np.array(crop, order='C'))  # a copy: the buffer is reused
         return frames, (img_h, img_w), (x, y, w, h)
 
-    def _decode_torch(self, results: Dict, datas: List[bytes], inds: np.ndarray):
-        import torch
-        import torch.nn.functional as F
+    def _check_end_marker(self, results: Dict, k: int, data: bytes) -> None:
+        """torchvision / nvJPEG pad a truncated file: refuse one without an end-of-image
+        marker here, in the worker, where it is a bad sample (not in the preprocessor)."""
+        if b'\xff\xd9' not in data[-64:]:
+            path = self._frame_path(results, k)
+            raise UndecodableMediaError(f'frame {k} of video {results["video_id"]!r} cannot '
+                                        f'be decoded: {path} (truncated JPEG: no '
+                                        'end-of-image marker)', path, results['video_id'], k)
 
-        from .jpeg import decode_jpeg_torch
+    def _defer_decode(self, results: Dict, datas: List[bytes], inds: np.ndarray,
+                      inverse: np.ndarray) -> Dict:
+        """``decoder='device'``: check the headers, draw the box, keep the bytes."""
+        vid = results['video_id']
+        sizes = []
+        for k, data in zip(inds.tolist(), datas):
+            self._check_end_marker(results, k, data)
+            try:
+                hdr = self.turbo.header(data)
+            except ValueError as e:
+                path = self._frame_path(results, k)
+                raise UndecodableMediaError(f'frame {k} of video {vid!r} cannot be decoded: '
+                                            f'{path} ({e})', path, vid, k) from e
+            sizes.append((hdr.height, hdr.width))
+        if len(set(sizes)) != 1:
+            raise UndecodableMediaError(f'video {vid!r}: frames of different shapes '
+                                        f'{sorted(set(sizes))}: {results["frame_dir"]}',
+                                        results['frame_dir'], vid, int(inds[-1]))
+        img_h, img_w = sizes[0]
+        x, y, w, h = self._draw_box(results, img_h, img_w)
+        results['jpeg_frames'] = [datas[i] for i in inverse.reshape(-1)]
+        results['original_shape'] = (img_h, img_w)
+        results['img_shape'] = (self.crop.input_size[1], self.crop.input_size[0])
+        results['crop_bbox'] = np.array([x, y, x + w, y + h], dtype=np.int64)
+        return results
+
+    def _decode_torch(self, results: Dict, datas: List[bytes], inds: np.ndarray):
+        from .jpeg import crop_resize_uint8, decode_jpeg_torch
         if self.crop.interpolation != 'bilinear':
             raise ValueError("decoder='torch' resizes bilinearly only")
-        for k, data in zip(inds.tolist(), datas):  # torchvision / nvJPEG pad a truncated file
-            if b'\xff\xd9' not in data[-64:]:
-                path = self._frame_path(results, k)
-                raise UndecodableMediaError(f'frame {k} of video {results["video_id"]!r} cannot '
-                                            f'be decoded: {path} (truncated JPEG: no '
-                                            'end-of-image marker)', path, results['video_id'], k)
-        try:
+        for k, data in zip(inds.tolist(), datas):
+            self._check_end_marker(results, k, data)
+        try:  # on the CPU: a RuntimeError here is the data's, not a device's
             imgs = decode_jpeg_torch(datas, self.decode_device)
         except RuntimeError as e:
             raise UndecodableMediaError(f'video {results["video_id"]!r}: a frame of '
@@ -343,11 +385,7 @@ class SurgicalFrameCropLoader(BaseTransform):
                              f'{sorted(shapes)}')
         img_h, img_w = shapes.pop()
         x, y, w, h = self._draw_box(results, img_h, img_w)
-        out_w, out_h = self.crop.input_size
-        clip = torch.stack(imgs)[:, :, y:y + h, x:x + w]
-        if (w, h) != (out_w, out_h):
-            clip = F.interpolate(clip.float(), size=(out_h, out_w), mode='bilinear',
-                                 align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
+        clip = crop_resize_uint8(imgs, (x, y, w, h), self.crop.input_size)
         clip = clip.permute(0, 2, 3, 1).cpu().numpy()
         return [np.ascontiguousarray(f) for f in clip], (img_h, img_w), (x, y, w, h)
 

@@ -26,6 +26,12 @@ class PackSurgVistaInputs(BaseTransform):
     ``frame_index`` as int).
     Output: ``dict(inputs=uint8 tensor [3, T, H, W], data_samples=ActionDataSample)``.
 
+    A clip left undecoded by ``SurgicalFrameCropLoader(decoder='device')`` (``jpeg_frames``:
+    ``T`` JPEG byte strings, ``crop_bbox``, ``img_shape``) is packed as its bytes: ``inputs`` is
+    the 1-D uint8 concatenation and the metainfo holds ``jpeg_lengths`` (``T`` ints),
+    ``decode_box`` (``(x, y, w, h)``) and ``decode_size`` (``(w, h)``); the data preprocessor
+    decodes it on its device.
+
     Args:
         meta_keys: result keys copied into the data sample's metainfo when present.
     """
@@ -37,12 +43,29 @@ class PackSurgVistaInputs(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         """Pack ``results`` into ``inputs`` and ``data_samples``."""
         imgs = results.get('imgs')
+        if not imgs and results.get('jpeg_frames'):
+            return self._pack_jpeg(results)
         if not imgs:
             raise KeyError(f'{type(self).__name__}: results lack a non-empty "imgs" list '
                            f'(video {results.get("video_id")!r})')
         inputs = torch.from_numpy(self._channels_first(imgs, results.get('video_id')))
         if inputs.dtype != torch.uint8:
             inputs = inputs.clamp(0, 255).to(torch.uint8)
+        return dict(inputs=inputs, data_samples=self._sample(results))
+
+    def _pack_jpeg(self, results: Dict) -> Dict:
+        frames = results['jpeg_frames']
+        x1, y1, x2, y2 = (int(v) for v in results['crop_bbox'])
+        out_h, out_w = results['img_shape']
+        inputs = torch.frombuffer(bytearray(b''.join(frames)), dtype=torch.uint8)
+        sample = self._sample(results)
+        sample.set_metainfo(dict(jpeg_lengths=[len(f) for f in frames],
+                                 decode_box=(x1, y1, x2 - x1, y2 - y1),
+                                 decode_size=(int(out_w), int(out_h))))
+        return dict(inputs=inputs, data_samples=sample)
+
+    def _sample(self, results: Dict) -> ActionDataSample:
+        """The data sample: mask, label and metainfo of ``results``."""
         sample = ActionDataSample()
         if results.get('mask') is not None:
             mask = torch.as_tensor(np.asarray(results['mask'], dtype=bool))
@@ -59,7 +82,7 @@ class PackSurgVistaInputs(BaseTransform):
             if key in meta:
                 meta[key] = int(meta[key])
         sample.set_metainfo(meta)
-        return dict(inputs=inputs, data_samples=sample)
+        return sample
 
     def _channels_first(self, imgs: Sequence[np.ndarray], video_id: object) -> np.ndarray:
         """``T`` frames ``[H, W, C]`` -> one C-contiguous ``[C, T, H, W]`` array.

@@ -332,3 +332,22 @@ def decode_jpeg_torch(datas: Sequence[bytes], device: str = 'cpu') -> List['torc
     tensors = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in datas]
     out = decode_jpeg(tensors, mode=ImageReadMode.RGB, device=device)
     return list(out)
+
+
+def crop_resize_uint8(frames: Sequence['torch.Tensor'], box: Tuple[int, int, int, int],
+                      size: Tuple[int, int]) -> 'torch.Tensor':
+    """Crop uint8 ``[3, H, W]`` frames to ``box`` ``(x, y, w, h)`` and resize bilinearly
+    (half-pixel centres, rounded) to ``size`` ``(w, h)``, on the frames' device.
+
+    Returns:
+        uint8 ``[T, 3, h, w]``.
+    """
+    import torch
+    import torch.nn.functional as F
+    x, y, w, h = box
+    out_w, out_h = size
+    clip = torch.stack(list(frames))[:, :, y:y + h, x:x + w]
+    if (w, h) != (out_w, out_h):
+        clip = F.interpolate(clip.float(), size=(out_h, out_w), mode='bilinear',
+                             align_corners=False).round_().clamp_(0, 255).to(torch.uint8)
+    return clip

@@ -1,5 +1,5 @@
 """Optimizer wrappers and their constructors."""
-from .autocast_wrapper import SurgVistaAutocastOptimWrapper
+from .autocast_wrapper import SurgVistaAmpOptimWrapper, SurgVistaAutocastOptimWrapper
 from .constructor import SurgVistaOptimWrapperConstructor
 
-__all__ = ['SurgVistaAutocastOptimWrapper', 'SurgVistaOptimWrapperConstructor']
+__all__ = ['SurgVistaAmpOptimWrapper', 'SurgVistaAutocastOptimWrapper', 'SurgVistaOptimWrapperConstructor']

@@ -10,13 +10,41 @@ from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
 from surgvista_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 _KNOWN_KEYS = {'no_decay_keys', 'layer_decay_rate', 'backbone_prefix'}
+#: parameter attribute holding its number of dimensions before FSDP flattened it
+ORIG_NDIM_ATTR = 'surgvista_orig_ndim'
+#: name parts that FSDP / activation-checkpoint wrappers insert into parameter names
+_WRAPPER_NAME_PARTS = ('_fsdp_wrapped_module.', '_checkpoint_wrapped_module.')
+
+
+def record_param_ndims(model: nn.Module) -> None:
+    """Remember every parameter's ``ndim`` on the parameter itself (:data:`ORIG_NDIM_ATTR`).
+
+    FSDP with ``use_orig_params=True`` keeps the parameter objects but turns their data into
+    1-D views of the flat shard: called before wrapping, this keeps the "1-D parameters get no
+    weight decay" rule right after it (``SurgVistaFSDPStrategy`` calls it).
+    """
+    for param in model.parameters():
+        setattr(param, ORIG_NDIM_ATTR, param.ndim)
+
+
+def original_ndim(param: nn.Parameter) -> int:
+    """``param.ndim`` before FSDP flattening (when recorded), else ``param.ndim``."""
+    return getattr(param, ORIG_NDIM_ATTR, param.ndim)
+
+
+def clean_param_name(name: str) -> str:
+    """A parameter name without the parts FSDP / checkpoint wrappers insert."""
+    for part in _WRAPPER_NAME_PARTS:
+        name = name.replace(part, '')
+    return name
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class SurgVistaOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Parameter groups for SurgVISTA pre-training and fine-tuning.
 
-    Weight decay is 0 for every parameter with ``ndim <= 1`` (norms, biases, ``q_bias`` /
+    Weight decay is 0 for every parameter with ``ndim <= 1`` (its shape before any FSDP
+    flattening, see :func:`record_param_ndims`; norms, biases, ``q_bias`` /
     ``v_bias``), every name ending in ``.bias`` and every name containing one of
     ``no_decay_keys`` (position tables, mask tokens, cls tokens — the published code decays mask
     tokens by a name-matching bug; we do not). With ``layer_decay_rate`` r, a parameter at layer
@@ -45,7 +73,7 @@ class SurgVistaOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         super().__init__(optim_wrapper_cfg, None)
 
     def _no_decay(self, name: str, param: nn.Parameter) -> bool:
-        return (param.ndim <= 1 or name.endswith('.bias')
+        return (original_ndim(param) <= 1 or name.endswith('.bias')
                 or any(key in name for key in self.no_decay_keys))
 
     def _lr_scale(self, model: nn.Module, name: str) -> Tuple[int, float]:
@@ -64,6 +92,7 @@ class SurgVistaOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
+            name = clean_param_name(name)
             no_decay = self._no_decay(name, param)
             layer_id, scale = self._lr_scale(model, name)
             group = groups.setdefault((no_decay, layer_id), dict(

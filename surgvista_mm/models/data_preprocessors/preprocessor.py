@@ -25,6 +25,15 @@ class SurgVistaDataPreprocessor(ActionDataPreprocessor):
     tokens is read on the host before the transfer and stored as ``num_masked`` in each sample's
     metainfo, so the model never reads a device mask back.
 
+    Host-to-device copies are ``non_blocking``: from the pinned batches of a DataLoader with
+    ``pin_memory=True`` (every training config) they overlap with the GPU's work.
+
+    Clips packed as JPEG bytes (``SurgicalFrameCropLoader(decoder='device')``, metainfo
+    ``jpeg_lengths`` / ``decode_box`` / ``decode_size``) are decoded here, in the main process,
+    on this module's device (the rank's own GPU: nvJPEG; the CPU: libjpeg), cropped and resized
+    bilinearly (``jpeg.crop_resize_uint8``). A decoding error is raised as it is, naming the
+    video (a device error is never turned into a "bad sample" to skip).
+
     Args:
         mean: channel means (0-255).
         std: channel standard deviations (0-255).
@@ -42,14 +51,57 @@ class SurgVistaDataPreprocessor(ActionDataPreprocessor):
                          format_shape=format_shape)
         self.mean_values: Tuple[float, ...] = tuple(float(v) for v in mean)
         self.std_values: Tuple[float, ...] = tuple(float(v) for v in std)
+        # mmengine's BaseDataPreprocessor.cast_data reads this flag; ActionDataPreprocessor
+        # does not expose it
+        self._non_blocking = True
 
     def forward(self, data: Union[dict, Tuple[dict]], training: bool = False
                 ) -> Union[dict, Tuple[dict]]:
-        """Annotate mask counts (host side), then cast, normalise and blend as mmaction2."""
+        """Annotate mask counts (host side), decode JPEG-packed clips on the device, then cast,
+        normalise and blend as mmaction2."""
         for item in (data if isinstance(data, (tuple, list)) else [data]):
             if isinstance(item, dict):
                 annotate_num_masked(item.get('data_samples'))
+                decode_packed_jpegs(item, self.device)
         return super().forward(data, training)
+
+
+def decode_packed_jpegs(item: dict, device: torch.device) -> None:
+    """Replace the JPEG-packed clips of a batch ``item`` by uint8 ``[3, T, h, w]`` clips decoded
+    on ``device`` (in place; clips without ``jpeg_lengths`` metainfo are left as they are).
+
+    Raises:
+        RuntimeError: decoding failed (corrupt data, or a device error), naming the video and
+            the device.
+    """
+    from surgvista_mm.datasets.transforms.jpeg import crop_resize_uint8, decode_jpeg_torch
+    samples = item.get('data_samples') or []
+    inputs = item.get('inputs')
+    if not samples or not isinstance(inputs, (list, tuple)):
+        return
+    decoded = list(inputs)
+    for i, sample in enumerate(samples):
+        lengths = sample.metainfo.get('jpeg_lengths') if hasattr(sample, 'metainfo') else None
+        if lengths is None:
+            continue
+        data = inputs[i].cpu().numpy().tobytes()
+        offsets = [0]
+        for n in lengths:
+            offsets.append(offsets[-1] + int(n))
+        if offsets[-1] != len(data):
+            raise ValueError(f'video {sample.metainfo.get("video_id")!r}: packed JPEG bytes '
+                             f'({len(data)}) differ from jpeg_lengths (sum {offsets[-1]})')
+        frames = [data[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        try:
+            imgs = decode_jpeg_torch(frames, str(device))
+        except RuntimeError as exc:
+            raise RuntimeError(f'decoding the JPEG frames of video '
+                               f'{sample.metainfo.get("video_id")!r} on {device} failed: {exc}') \
+                from exc
+        clip = crop_resize_uint8(imgs, tuple(sample.metainfo['decode_box']),
+                                 tuple(sample.metainfo['decode_size']))
+        decoded[i] = clip.permute(1, 0, 2, 3).contiguous()  # [T, 3, h, w] -> [3, T, h, w]
+    item['inputs'] = decoded
 
 
 def annotate_num_masked(data_samples: Optional[Sequence]) -> None:

@@ -16,29 +16,60 @@ from ..utils.transformer import attention
 from .base import BaseFrozenTeacher, optional_path, resolve_out_layer
 
 
+_QKV = ('q', 'k', 'v')
+
+
 class _QKVAttention(nn.Module):
-    """Attention with separate ``q``, ``k``, ``v`` Linear layers (with bias) and ``proj``."""
+    """Attention with one fused ``qkv`` Linear (with bias) and ``proj``, whose state dict holds
+    the published separate ``q``, ``k``, ``v`` Linears.
+
+    The fused GEMM reads the normalised input once: under autocast that is one cast of it to
+    the autocast dtype instead of three. ``state_dict()`` splits ``qkv.{weight,bias}`` into
+    ``q.* / k.* / v.*`` (rows ``[0:C]``, ``[C:2C]``, ``[2C:3C]``) and ``load_state_dict`` joins
+    them again, so files keep the published layout.
+    """
 
     def __init__(self, embed_dims: int, num_heads: int, linear_impl: str) -> None:
         super().__init__()
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
-        self.q = Linear(embed_dims, embed_dims, impl=linear_impl)
-        self.k = Linear(embed_dims, embed_dims, impl=linear_impl)
-        self.v = Linear(embed_dims, embed_dims, impl=linear_impl)
+        self.qkv = Linear(embed_dims, 3 * embed_dims, impl=linear_impl)
         self.proj = Linear(embed_dims, embed_dims, impl=linear_impl)
+        self.register_state_dict_post_hook(_split_qkv)
+        self.register_load_state_dict_pre_hook(_join_qkv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
-
-        def heads(t: torch.Tensor) -> torch.Tensor:
-            return t.view(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
-
         head_dims = c // self.num_heads
-        out = attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), head_dims ** -0.5,
+        # [B, N, 3C] -> 3 x [B, heads, N, head_dims]
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, head_dims).permute(2, 0, 3, 1, 4)
+        out = attention(q, k, v, head_dims ** -0.5,
                         impl='auto')  # per device / dtype (utils.transformer.choose_attention)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+def _split_qkv(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """State-dict post hook: ``qkv.*`` -> the published ``q.* / k.* / v.*`` (then ``proj.*``)."""
+    own = [key for key in list(state_dict) if key.startswith(prefix)]
+    entries = {key[len(prefix):]: state_dict.pop(key) for key in own}
+    fused = {name: entries.pop(f'qkv.{name}').chunk(3, dim=0) for name in ('weight', 'bias')
+             if f'qkv.{name}' in entries}
+    for i, part in enumerate(_QKV):
+        for name, chunks in fused.items():
+            state_dict[f'{prefix}{part}.{name}'] = chunks[i]
+    for key, value in entries.items():
+        state_dict[prefix + key] = value
+
+
+def _join_qkv(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict,
+              strict: bool, missing_keys: list, unexpected_keys: list, error_msgs: list) -> None:
+    """Load-state-dict pre hook: ``q.* / k.* / v.*`` -> ``qkv.*`` (left as they are unless all
+    three are there, so that strict loading names what is missing)."""
+    for name in ('weight', 'bias'):
+        keys = [f'{prefix}{part}.{name}' for part in _QKV]
+        if all(key in state_dict for key in keys):
+            state_dict[f'{prefix}qkv.{name}'] = torch.cat([state_dict.pop(key) for key in keys])
 
 
 class _TeacherBlock(nn.Module):
@@ -121,7 +152,8 @@ class SurgVistaImageTeacher(BaseFrozenTeacher):
         if images.shape[-1] != self.img_size or images.shape[-2] != self.img_size:
             raise ValueError(f'teacher expects {self.img_size}x{self.img_size} frames, got '
                              f'{tuple(images.shape[-2:])}')
-        x = self.patch_embed(images) + self.pos_embed
+        x = self.patch_embed(images)  # the autocast dtype under autocast
+        x = x + self.pos_embed.to(x.dtype)  # the stream stays in that dtype (no float32 copy)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
         for block in self.blocks[:self.out_index + 1]:
             x = block(x)

@@ -80,12 +80,17 @@ def choose_attention(q: torch.Tensor, dropout_p: float = 0.0) -> str:
     the flash kernel (AMX) at 1568 tokens ('math' 0.70-0.86x; the flash kernel also stores no
     ``[N, N]`` matrix for backward).
 
-    So: CPU autocast -> 'sdpa' for sequences of :data:`ONEDNN_MIN_TOKENS` or more on AMX CPUs
-    under bf16, else 'math'; CPU float32 -> 'onednn' from :data:`ONEDNN_MIN_TOKENS` tokens on
-    CPUs where MKL is penalised (:func:`~.linear.mkl_penalised_cpu`), else 'sdpa'; attention
-    dropout and ``torch.compile`` always 'sdpa'.
+    So, when gradients are recorded: CPU autocast -> 'sdpa' for sequences of
+    :data:`ONEDNN_MIN_TOKENS` or more on AMX CPUs under bf16, else 'math'; CPU float32 ->
+    'onednn' from :data:`ONEDNN_MIN_TOKENS` tokens on CPUs where MKL is penalised
+    (:func:`~.linear.mkl_penalised_cpu`), else 'sdpa'. Forward only (``no_grad`` /
+    ``inference_mode``: evaluation, online inference) always goes to 'sdpa': for one ViT-B clip
+    (1568 tokens, 2 threads) the flash kernel's forward took 3.2 CPU-s against 25 for 'onednn'
+    in float32, and 1.6-2.1 against 3.1-3.3 for 'math' in bf16 (docs/benchmarks.md, "Inference
+    on a CPU"). Attention dropout and ``torch.compile`` always go to 'sdpa'.
     """
-    if q.device.type != 'cpu' or torch.compiler.is_compiling():
+    if (q.device.type != 'cpu' or torch.compiler.is_compiling()
+            or not torch.is_grad_enabled()):
         return 'sdpa'
     long_sequence = q.shape[-2] >= ONEDNN_MIN_TOKENS
     if torch.is_autocast_enabled('cpu'):
