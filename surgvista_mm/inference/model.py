@@ -22,11 +22,15 @@ __all__ = ['load_config_file', 'build_model_from_config', 'load_weights_into',
 
 
 def load_config_file(config: Union[str, Config], cfg_options: Optional[Dict] = None) -> Config:
-    """Read a config file (or take a Config) and apply ``cfg_options``."""
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    """Read a config file as the training tools do (``surgvista_mm.utils.load_config``: checked
+    options, then the followed settings such as ``${data_root}`` and ``classes``), or take a
+    Config and apply ``cfg_options``."""
+    if not isinstance(config, Config):
+        from surgvista_mm.utils.config_check import load_config
+        return load_config(config, cfg_options)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+        config.merge_from_dict(cfg_options)
+    return config
 
 
 def _config_name(cfg: Config) -> str:

@@ -50,16 +50,22 @@ class CfgOptionsAction(DictAction):
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` plus checked ``--cfg-options``; errors name the file or the key."""
+    """``Config.fromfile`` plus checked ``--cfg-options``, then the settings the config follows
+    (``${name}``, ``classes``, the schedule's length: ``config_follow.follow_settings``); errors
+    name the file or the key."""
+    from .config_follow import check_unused_options, follow_settings, schedule_lengths
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path!r}')
     try:
         cfg = Config.fromfile(path)
     except Exception as exc:
         raise ConfigError(f'could not read config {path!r}: {type(exc).__name__}: {exc}') from exc
+    before = schedule_lengths(cfg)
     if cfg_options:
         cfg_options = check_cfg_options(cfg, cfg_options)
+        check_unused_options(cfg, cfg_options, RUNNER_KEYS, path)
         cfg.merge_from_dict(cfg_options)
+    follow_settings(cfg, path, before)
     return cfg
 
 
@@ -91,6 +97,8 @@ def _checked_value(key: str, old: Any, new: Any) -> Any:
     """``new`` (a string for a string entry) or a ConfigError naming the expected type."""
     if old is None or new is None:
         return new
+    if key == 'classes' and isinstance(new, (str, list, tuple)):
+        return new  # names or a classes file (config_follow.read_class_setting)
     expected = None
     if isinstance(old, bool):
         expected = None if isinstance(new, bool) else 'true or false'
