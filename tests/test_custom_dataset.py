@@ -13,6 +13,7 @@ import pytest
 
 from surgvista_mm.data_prep.releases import prepare
 from surgvista_mm.utils import ConfigError, load_config
+from surgvista_mm.utils.config_follow import follow_schedule, schedule_lengths
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PHASE = osp.join(ROOT, 'configs', 'finetune', 'surgvista_vitb_custom_phase.py')
@@ -158,17 +159,19 @@ def test_schedule_follows_max_epochs():
     assert (warm.end, cos.begin, cos.end, cos.T_max) == (1, 1, 3, 2)
     cfg = load_config(CHOLEC80, {'train_cfg.max_epochs': 20})
     assert cfg.param_scheduler[1].end == 20 and cfg.param_scheduler[1].T_max == 15
-    with pytest.raises(ConfigError, match=r'train_cfg\.max_epochs=4 ends before '
-                                          r'param_scheduler\.1 \(CosineAnnealingLR\) begins at 5'):
-        load_config(CHOLEC80, {'train_cfg.max_epochs': 4})
+    # a run that ends inside the warm-up: the cosine never runs, said with the numbers
+    cfg = load_config(CHOLEC80)
+    before = schedule_lengths(cfg)
+    cfg.train_cfg.max_epochs = 4
+    notes = follow_schedule(cfg, before, 'c80')
+    assert (cfg.param_scheduler[1].begin, cfg.param_scheduler[1].end) == (5, 50)
+    assert notes[0] == ('c80: param_scheduler.1 (CosineAnnealingLR) begins at 5, not before '
+                        'train_cfg.max_epochs=4: it never runs (the run ends inside the warm-up)')
 
 
 def test_schedule_that_still_ends_elsewhere_is_a_warning(tmp_path):
-    from mmengine.logging import MMLogger
-    from surgvista_mm.utils.config_follow import follow_schedule
     cfg = load_config(DEMO_FT)
     cfg.train_cfg.max_epochs = 4  # edited in a child config, not by an option
-    MMLogger.get_instance('surgvista_follow_test')
     notes = follow_schedule(cfg, {'max_epochs': 4})
     assert notes == [f'<config>: the LR schedule ends at epochs 10 but training stops at '
                      "train_cfg.max_epochs=4: the last LR is not the schedule's final value"]
@@ -186,3 +189,38 @@ def test_option_for_a_variable_nothing_reads_is_refused(prepared):
     # in the templates data_root is read (${data_root}), and so is `pretrained`
     cfg = load_config(PHASE, {'data_root': prepared, 'pretrained': 'x.pth'})
     assert cfg.model.backbone.init_cfg.checkpoint == 'x.pth'
+
+
+def test_pretrain_on_own_videos_in_three_commands(tmp_path, monkeypatch):
+    """extract_frames.py -> build_manifest.py -> train.py --sources (docs/data.md)."""
+    from tests.helpers.synth_video import smooth_frames, write_video
+    from tests.helpers.tools import load_tool
+    videos = tmp_path / 'my_videos'
+    videos.mkdir()
+    for i in range(2):
+        write_video(str(videos / f'case{i}.mp4'), 48, 4.0, smooth_frames(i))  # 12 s each
+    frames = str(tmp_path / 'mine_frames')
+    assert load_tool('data/extract_frames').main([str(videos), '--out', frames]) == 0
+    manifest = str(tmp_path / 'mine.json')
+    assert load_tool('build_manifest').main([frames, '--out', manifest]) == 0
+    train = load_tool('train')
+    work = str(tmp_path / 'work')
+    monkeypatch.setattr('sys.argv', [
+        'train.py', osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py'),
+        '--sources', manifest, '--work-dir', work, '--cfg-options',
+        'train_cfg.max_epochs=1', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'model.teacher=None',
+        'model.distill_decoder=None', 'model.distill_head=None'])
+    cfg = train.configure(train.parse_args())
+    assert cfg.train_dataloader.dataset.sources == [dict(name='mine', manifest=manifest)]
+    from surgvista_mm.utils.cli import build_runner
+    runner, _ = build_runner(cfg, 'surgvista_demo.py', 'none')
+    assert len(runner.train_dataloader.dataset) == 24  # 2 videos x 12 1-fps frames
+    runner.train()
+    assert runner.iter == 24 // 8 and osp.isfile(osp.join(work, 'epoch_1.pth'))
+    with pytest.raises(ConfigError, match='--sources replaces train_dataloader.dataset.sources'):
+        from surgvista_mm.utils.config_follow import replace_sources
+        replace_sources(load_config(DEMO_FT), [manifest])
+    with pytest.raises(ConfigError, match=r"--sources: manifest not found: 'nope\.json'"):
+        replace_sources(load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')),
+                        ['nope.json'])

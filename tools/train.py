@@ -12,6 +12,7 @@ from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
 from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
+from surgvista_mm.utils.config_follow import replace_sources  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -26,6 +27,9 @@ def parse_args() -> argparse.Namespace:
                         'refused unless --cfg-options allow_partial_resume=True)')
     parser.add_argument('--no-resume', action='store_true', help='start from scratch even if '
                         'work_dir holds checkpoints')
+    parser.add_argument('--sources', nargs='+', metavar='MANIFEST', default=None,
+                        help='pre-training: train on these manifests instead of the config\'s '
+                        'sources (one source per manifest, named by its file stem)')
     parser.add_argument('--seed', type=int, default=None,
                         help='overrides randomness.seed and the datasets\' seed (crops, masks)')
     add_runner_args(parser)
@@ -35,6 +39,8 @@ def parse_args() -> argparse.Namespace:
 def configure(args: argparse.Namespace) -> Config:
     """The config with the command line applied (work dir, resume, seed)."""
     cfg = load_runner_config(args)
+    if args.sources:
+        replace_sources(cfg, args.sources, args.config)
     if args.no_resume:
         cfg.resume, cfg.load_from = False, None
     elif args.resume == 'auto':

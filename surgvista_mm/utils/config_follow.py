@@ -297,9 +297,11 @@ def follow_schedule(cfg: Any, before: Mapping[str, Any], path: str = '<config>')
                     continue
                 begin = s.get('begin', 0)
                 if begin >= new:
-                    raise FollowError(
-                        f'{path}: train_cfg.{key}={new} ends before param_scheduler.{i} '
-                        f'({s.get("type")}) begins at {begin}: shorten the warm-up too')
+                    notes.append(f'{path}: param_scheduler.{i} ({s.get("type")}) begins at '
+                                 f'{begin}, not before train_cfg.{key}={new}: it never runs '
+                                 '(the run ends inside the warm-up)')
+                    print_log(notes[-1], logger='current', level=logging.WARNING)
+                    continue
                 msg = f'param_scheduler.{i} ({s.get("type")}): end {old} -> {new}'
                 s['end'] = new
                 t_max = s.get('T_max')
@@ -373,3 +375,35 @@ def check_unused_options(cfg: Any, options: Mapping[str, Any], runner_keys: Sequ
         raise FollowError(f'{path}: --cfg-options {key}: `{key}` is a variable of the config '
                           f'file, not used after the file was built (changing it changes '
                           f'nothing); set {hint} instead')
+
+
+def replace_sources(cfg: Any, manifests: Sequence[str], path: str = '<config>') -> List[dict]:
+    """Replace a pre-training config's ``train_dataloader.dataset.sources`` with one source per
+    manifest (``tools/train.py --sources``): ``dict(name=<file stem>, manifest=<absolute path>)``,
+    every video of each manifest (no include / exclude; the benchmark test-video check still runs
+    for a manifest named after a benchmark).
+
+    Raises:
+        FollowError: the config has no ``sources`` (not a pre-training config), a manifest file
+            is missing, or two manifests have the same file stem.
+    """
+    ds = (cfg.get('train_dataloader') or {}).get('dataset')
+    if not isinstance(ds, Mapping) or 'sources' not in ds:
+        raise FollowError(f'{path}: --sources replaces train_dataloader.dataset.sources, which '
+                          'this config does not have (a pre-training config has)')
+    out, names = [], {}
+    for m in manifests:
+        if not osp.isfile(m):
+            raise FollowError(f'--sources: manifest not found: {m!r} (tools/build_manifest.py or '
+                              'tools/data/extract_frames.py write one)')
+        name = osp.splitext(osp.basename(m))[0]
+        if name == 'manifest':  # extract_frames.py's DIR/manifest.json: name it by its folder
+            name = osp.basename(osp.dirname(osp.abspath(m)))
+        if name in names:
+            raise FollowError(f'--sources: {m!r} and {names[name]!r} would both be source '
+                              f'{name!r}; rename one')
+        names[name] = m
+        out.append(dict(name=name, manifest=osp.abspath(m)))
+    ds['sources'] = out
+    ds['data_root'] = None  # it only prefixed the replaced sources' relative paths
+    return out
