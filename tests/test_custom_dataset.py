@@ -14,6 +14,7 @@ import pytest
 from surgvista_mm.data_prep.releases import prepare
 from surgvista_mm.utils import ConfigError, load_config
 from surgvista_mm.utils.config_follow import follow_schedule, schedule_lengths
+from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PHASE = osp.join(ROOT, 'configs', 'finetune', 'surgvista_vitb_custom_phase.py')
@@ -194,7 +195,6 @@ def test_option_for_a_variable_nothing_reads_is_refused(prepared):
 def test_pretrain_on_own_videos_in_three_commands(tmp_path, monkeypatch):
     """extract_frames.py -> build_manifest.py -> train.py --sources (docs/data.md)."""
     from tests.helpers.synth_video import smooth_frames, write_video
-    from tests.helpers.tools import load_tool
     videos = tmp_path / 'my_videos'
     videos.mkdir()
     for i in range(2):
@@ -224,3 +224,19 @@ def test_pretrain_on_own_videos_in_three_commands(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"--sources: manifest not found: 'nope\.json'"):
         replace_sources(load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py')),
                         ['nope.json'])
+
+
+def test_missing_init_checkpoint_is_reported_before_the_runner(prepared, tmp_path, monkeypatch,
+                                                              capsys):
+    train = load_tool('train')
+    work = str(tmp_path / 'work')
+    monkeypatch.setattr('sys.argv', ['train.py', PHASE, '--work-dir', work, '--cfg-options',
+                                     f'data_root={prepared}', 'pretrained=missing/ep.pth'])
+    with pytest.raises(SystemExit) as exit_:
+        train.main()
+    assert str(exit_.value) == (
+        f'error: {PHASE}: model.backbone.init_cfg.checkpoint: file not found: \'missing/ep.pth\' '
+        '(give --cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
+        'model.backbone.init_cfg=None to start from random weights)')
+    assert not osp.exists(work)  # no runner: no work dir, no config dump
+    assert 'Config:' not in capsys.readouterr().out

@@ -11,7 +11,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
-from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
+from surgvista_mm.utils.config_check import ConfigError, check_init_checkpoints  # noqa: E402
 from surgvista_mm.utils.config_follow import replace_sources  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
@@ -60,6 +60,7 @@ def main() -> None:
     args = parse_args()
     try:  # a bad key or value stops here, before the runner logs the config
         cfg = configure(args)
+        check_init_checkpoints(cfg, args.config)
         runner, _ = build_runner(cfg, args.config, args.launcher)
     except ConfigError as exc:
         raise SystemExit(f'error: {exc}') from None

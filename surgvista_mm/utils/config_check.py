@@ -269,3 +269,24 @@ def check_module_keys(cfg: Any, path: str = '<config>') -> None:
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         _check_module(hook, reg.HOOKS, f'custom_hooks[{i}]', path, {})
 
+
+
+def check_init_checkpoints(cfg: Any, path: str = '<config>') -> None:
+    """Every ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` in ``model`` names an existing
+    file: checked before the Runner is built (and logs the config), not at ``init_weights``."""
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, Mapping):
+            init = node.get('init_cfg')
+            if isinstance(init, Mapping) and init.get('type') == 'Pretrained':
+                ckpt = init.get('checkpoint')
+                if isinstance(ckpt, str) and '://' not in ckpt and not os.path.isfile(ckpt):
+                    raise ConfigError(
+                        f'{path}: {where}.init_cfg.checkpoint: file not found: {ckpt!r} (give '
+                        f'--cfg-options {where}.init_cfg.checkpoint=PATH, or '
+                        f'{where}.init_cfg=None to start from random weights)')
+            for key, value in node.items():
+                walk(value, f'{where}.{key}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f'{where}.{i}')
+    walk(cfg.get('model'), 'model')
