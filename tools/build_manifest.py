@@ -143,11 +143,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     exclude = set(read_id_list(args.exclude_list, 'exclude list') or ())
     videos: List[dict] = [v for v in frame_videos if v['video_id'] not in exclude]
     todo = [(vid, rel) for vid, rel in video_files if vid not in exclude]
-    for vid, rel in tqdm(todo, desc='counting video frames', unit='video', disable=not todo):
+    bar = tqdm(todo, desc='counting video frames', unit='video', disable=not todo)
+    for vid, rel in bar:
         try:
             n, fps = count_video(osp.join(root, rel))
-        except Exception as e:  # decord raises its own error types
-            raise RuntimeError(f'cannot read video {vid!r} ({osp.join(root, rel)}): {e}') from e
+        except Exception as e:  # noqa: BLE001  (decord raises its own error types)
+            bar.close()
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            print(f'error: cannot read video {vid!r} ({osp.join(root, rel)}): not a readable '
+                  f'video ({reason[:200]}); nothing written', file=sys.stderr)
+            return 1
         videos.append(dict(video_id=vid, video=rel, num_frames=n, fps=fps))
     short = [v['video_id'] for v in videos if v['num_frames'] < args.min_frames]
     videos = [v for v in videos if v['num_frames'] >= args.min_frames]

@@ -373,9 +373,15 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
     """Extract every video of ``inputs`` (see ``collect_videos``) into ``out_dir``.
 
     Bad videos and refused folders are collected in the report (the others still run); the
-    manifest lists every complete video folder of ``out_dir``.
+    manifest lists every complete video folder of ``out_dir`` (none is written while there is
+    no complete video: ``report.manifest`` is None).
+
+    Raises:
+        ValueError: ``inputs`` name no video file (nothing is written).
     """
     videos = collect_videos(inputs)
+    if not videos:
+        raise ValueError(f'no video file in {list(inputs)} (extensions: {", ".join(VIDEO_EXTS)})')
     os.makedirs(out_dir, exist_ok=True)
     report = ExtractReport()
     jobs = [(p, out_dir, opts, force) for p in videos]
@@ -399,5 +405,6 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
             for fut in as_completed([pool.submit(_worker, job) for job in jobs]):
                 record(fut.result())
     bar.close()
-    report.manifest = write_frames_manifest(out_dir, source)
+    if any(osp.isfile(osp.join(out_dir, n, SUMMARY)) for n in os.listdir(out_dir)):
+        report.manifest = write_frames_manifest(out_dir, source)
     return report

@@ -54,10 +54,15 @@ def main(argv=None) -> int:
     opts = ExtractOptions(fps=args.fps, short_side=args.short_side, crop_margin=args.crop_margin,
                           quality=args.quality, image_ext='png' if args.png else 'jpg',
                           restart_interval=args.restart_interval)
-    report = extract_frames(args.inputs, args.out, opts, workers=args.workers, force=args.force,
-                            source=args.source)
+    try:
+        report = extract_frames(args.inputs, args.out, opts, workers=args.workers,
+                                force=args.force, source=args.source)
+    except (FileNotFoundError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     print(f'{len(report.done)} extracted, {len(report.skipped)} already complete, '
-          f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: {report.manifest}')
+          f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: '
+          f'{report.manifest or "none (no complete video)"}')
     for path, why in report.refused.items():
         print(f'REFUSED {path}: {why}', file=sys.stderr)
     for path, why in report.bad.items():
