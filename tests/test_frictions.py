@@ -32,3 +32,43 @@ def test_build_manifest_on_a_non_video_prints_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(
         f"error: cannot read video 'fake' ({tmp_path}/fake.mp4): not a readable video (")
     assert err[0].endswith('nothing written') and not out.exists()
+
+
+def _one_video(tmp_path):
+    """Ground truth and two prediction folders with the same name (so labelled A and B)."""
+    import shutil
+    gold = osp.join(ROOT, 'tests', 'data', 'golden_phase', 'cholec80')
+    first = sorted(os.listdir(f'{gold}/gt'))[0]
+    dirs = {}
+    for sub, src in (('gt', 'gt'), ('a/pred', 'pred'), ('b/pred', 'gt')):
+        os.makedirs(tmp_path / sub)
+        shutil.copy(f'{gold}/{src}/{first}', tmp_path / sub / first)
+        dirs[sub] = str(tmp_path / sub)
+    return dirs
+
+
+def test_plot_titles_count_one_video_and_name_sides_once(tmp_path, monkeypatch):
+    import surgvista_mm.visualization as vis
+    titles = []
+    for name in ('plot_paired_scores', 'plot_phase_ribbons'):
+        real = getattr(vis, name)
+
+        def spy(*args, _real=real, **kwargs):
+            titles.append(args[6] if len(args) > 6 else args[4])
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(vis, name, spy)
+    d = _one_video(tmp_path)
+    common = ['--gt-dir', d['gt'], '--protocol', 'unrelaxed']
+    assert load_tool('analysis/compare_phase').main(
+        common + ['--pred-a', d['a/pred'], '--pred-b', d['b/pred'], '--bootstrap', '10',
+                  '--plot', str(tmp_path / 'cmp.png')]) == 0
+    assert load_tool('analysis/eval_phase').main(
+        common + ['--pred-dir', d['a/pred'], '--plot', str(tmp_path / 'ev.png')]) == 0
+    assert titles[0].startswith('unrelaxed, per-video jaccard: A vs B\n'), titles[0]
+    assert titles[1].endswith('(1 video, percent)'), titles[1]
+
+
+def test_count_and_side_label():
+    from surgvista_mm.utils.text import count, side_label
+    assert [count(n, 'video') for n in (0, 1, 2)] == ['0 videos', '1 video', '2 videos']
+    assert side_label('A', 'A') == 'A' and side_label('baseline', 'B') == 'baseline (B)'
