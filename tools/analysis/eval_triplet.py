@@ -68,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'eval_triplet: error: {err}', file=sys.stderr)
         return 2
     num_videos = len(res['ivt']['videos'])
-    print(f'triplet AP, {len(targets)} frames, {count(num_videos, 'video')}, '
+    print(f'triplet AP, {len(targets)} frames, {count(num_videos, "video")}, '
           f'ignore_null={not args.keep_null} (percent)')
     print(f'  {"component":<10}{"video-wise mAP":>16}{"global mAP":>12}')
     for comp in COMPONENTS:
