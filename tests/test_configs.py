@@ -21,7 +21,8 @@ VITB_ENCODER_PARAMS = 86_227_200
 CUSTOM = osp.join(ROOT, 'tests', 'data', 'custom_dataset')
 OPTIONS = {'configs/finetune/surgvista_vitb_custom_phase.py': dict(data_root=f'{CUSTOM}/phase'),
            'configs/finetune/surgvista_vitb_custom_triplet.py':
-               dict(data_root=f'{CUSTOM}/triplet')}
+               dict(data_root=f'{CUSTOM}/triplet'),
+           'configs/finetune/surgvista_demo_custom_phase.py': dict(data_root=f'{CUSTOM}/phase')}
 
 
 def _rel(path: str) -> str:

@@ -236,7 +236,7 @@ def test_missing_init_checkpoint_is_reported_before_the_runner(prepared, tmp_pat
         train.main()
     assert str(exit_.value) == (
         f'error: {PHASE}: model.backbone.init_cfg.checkpoint: file not found: \'missing/ep.pth\' '
-        '(give --cfg-options model.backbone.init_cfg.checkpoint=PATH, or '
+        '(give --cfg-options pretrained=PATH, or '
         'model.backbone.init_cfg=None to start from random weights)')
     assert not osp.exists(work)  # no runner: no work dir, no config dump
     assert 'Config:' not in capsys.readouterr().out

@@ -280,10 +280,13 @@ def check_init_checkpoints(cfg: Any, path: str = '<config>') -> None:
             if isinstance(init, Mapping) and init.get('type') == 'Pretrained':
                 ckpt = init.get('checkpoint')
                 if isinstance(ckpt, str) and '://' not in ckpt and not os.path.isfile(ckpt):
+                    # a template's `pretrained = ...` setting (``${pretrained}``) is named as such
+                    key = ('pretrained' if cfg.get('pretrained') == ckpt
+                           else f'{where}.init_cfg.checkpoint')
                     raise ConfigError(
                         f'{path}: {where}.init_cfg.checkpoint: file not found: {ckpt!r} (give '
-                        f'--cfg-options {where}.init_cfg.checkpoint=PATH, or '
-                        f'{where}.init_cfg=None to start from random weights)')
+                        f'--cfg-options {key}=PATH, or {where}.init_cfg=None to start from '
+                        'random weights)')
             for key, value in node.items():
                 walk(value, f'{where}.{key}')
         elif isinstance(node, (list, tuple)):
