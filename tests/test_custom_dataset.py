@@ -187,6 +187,9 @@ def test_option_for_a_variable_nothing_reads_is_refused(prepared):
                                           r'val_dataloader\.dataset\.data_root, '
                                           r'test_dataloader\.dataset\.data_root instead'):
         load_config(CHOLEC80, {'data_root': '/elsewhere'})
+    with pytest.raises(ConfigError, match=r'--cfg-options pretrained: .*set '
+                                          r'model\.backbone\.init_cfg\.checkpoint instead'):
+        load_config(CHOLEC80, {'pretrained': 'x.pth'})
     # in the templates data_root is read (${data_root}), and so is `pretrained`
     cfg = load_config(PHASE, {'data_root': prepared, 'pretrained': 'x.pth'})
     assert cfg.model.backbone.init_cfg.checkpoint == 'x.pth'

@@ -367,9 +367,9 @@ def check_unused_options(cfg: Any, options: Mapping[str, Any], runner_keys: Sequ
         old = top[key]
         paths = [(p, k, v) for p, _, k, v in _walk(top) if '.' in p and not p.startswith('_')]
         where = [p for p, k, v in paths if str(k) == key and v == old]
-        if isinstance(old, str) and old:
+        if isinstance(old, str) and old:  # the same string, or a path under it
             where += [p for p, k, v in paths if str(k) != key and isinstance(v, str)
-                      and v.startswith(old + '/')]
+                      and (v == old or v.startswith(old + '/'))]
         hint = _HINTS.get(key) or (', '.join(where[:6]) + (' ...' if len(where) > 6 else '')
                                    if where else 'the keys that hold its value')
         raise FollowError(f'{path}: --cfg-options {key}: `{key}` is a variable of the config '
