@@ -91,7 +91,7 @@ def _substitute(cfg: Any, path: str) -> None:
         whole = _REF.fullmatch(value)
         new = top[whole.group(1)] if whole else _REF.sub(lambda m: str(top[m.group(1)]), value)
         if parent is top:
-            cfg[key] = new
+            cfg[key] = top[key] = new
         else:
             parent[key] = new
 
@@ -116,7 +116,8 @@ def _resolve_manifests(cfg: Any, path: str) -> None:
         if len(found) != 1:
             what = 'no file' if not found else f'{len(found)} files ({", ".join(found)})'
             raise FollowError(f'{path}: {where}.manifest {manifest!r} matches {what} under '
-                              f'{root!r}; set manifest=... to the one to use')
+                              f'{root!r}; give the one to use: --cfg-options '
+                              f'{where}.manifest=manifests/NAME.json (and for the other loaders)')
         ds['manifest'] = osp.relpath(found[0], root) if root and not osp.isabs(manifest) \
             else found[0]
 
@@ -164,7 +165,8 @@ def _accepts(registry: Any, spec: Mapping, arg: str) -> Tuple[bool, Any]:
     if target is None:
         return False, None
     try:
-        params = inspect.signature(target.__init__ if inspect.isclass(target) else target).parameters
+        fn = target.__init__ if inspect.isclass(target) else target
+        params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False, None
     if arg not in params:
@@ -196,9 +198,10 @@ def _class_sites(cfg: Any) -> List[Tuple[str, Any, str, str, Any]]:
         items = (list(enumerate(augments)) if isinstance(augments, (list, tuple))
                  else [(None, blending)])
         for i, aug in items:
-            if isinstance(aug, Mapping) and 'num_classes' in aug or (
-                    isinstance(aug, Mapping) and 'type' in aug
-                    and _accepts(reg.MODELS, aug, 'num_classes')[0]):
+            if not isinstance(aug, Mapping):
+                continue
+            if 'num_classes' in aug or ('type' in aug
+                                        and _accepts(reg.MODELS, aug, 'num_classes')[0]):
                 where = ('model.data_preprocessor.blending' if i is None
                          else f'model.data_preprocessor.blending.augments.{i}')
                 sites.append((f'{where}.num_classes', aug, 'num_classes', 'count', None))
