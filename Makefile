@@ -1,6 +1,7 @@
 # One-command set-up and use. Every target installs what it needs on first use.
 #   make demo           pre-train the demo config on a generated dataset (CPU, a few minutes)
 #   make demo-finetune  fine-tune from that backbone, test with --out-dir, re-score, run online
+#   make demo-twostage  two-stage paradigm on the demo data: frame model, feature bank, MS-TCN
 #   make test   run the test suite (CPU)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -14,8 +15,9 @@ DEMO_DIR   ?= data/demo
 DEMO_WORK  ?= work_dirs/demo
 DEMO_FT    ?= work_dirs/demo_finetune
 DEMO_FT_CFG := configs/finetune/surgvista_demo_phase.py
+DEMO_2S    ?= work_dirs/demo_twostage
 
-.PHONY: install demo demo-finetune test benchmark clean-demo
+.PHONY: install demo demo-finetune demo-twostage test benchmark clean-demo
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,22 @@ demo-finetune: install
 	$(PY) tools/inference/online_phase.py $(DEMO_FT_CFG) $$(ls -t $(DEMO_FT)/best_*.pth | head -1) \
 	    $(DEMO_DIR)/videos/$$(head -1 $(DEMO_DIR)/splits/test.txt).mp4 --out-dir $(DEMO_FT)/online
 
+# the two-stage paradigm (docs/twostage.md): a tiny image model on single demo frames (best on
+# val), the feature bank of its best checkpoint, a causal MS-TCN on the bank (best on val from
+# epoch 12), tested on the held-out video with --out-dir, re-scored, accuracy printed
+demo-twostage: install
+	test -f $(DEMO_DIR)/demo_info.json || $(PY) tools/make_demo_data.py --out $(DEMO_DIR)
+	$(PY) tools/train.py configs/twostage/demo_frame.py --work-dir $(DEMO_2S)/frame
+	$(PY) tools/twostage/extract_bank.py configs/twostage/demo_frame.py \
+	    $$(ls -t $(DEMO_2S)/frame/best_*.pth | head -1) --out $(DEMO_2S)/bank --no-progress
+	$(PY) tools/train.py configs/twostage/demo_tcn.py --work-dir $(DEMO_2S)/tcn
+	$(PY) tools/test.py configs/twostage/demo_tcn.py $$(ls -t $(DEMO_2S)/tcn/best_*.pth | head -1) \
+	    --work-dir $(DEMO_2S)/tcn/test --out-dir $(DEMO_2S)/results --force
+	$(PY) tools/analysis/eval_phase.py --gt-dir $(DEMO_2S)/results/gt \
+	    --pred-dir $(DEMO_2S)/results/pred --protocol cholec80-matlab --fps 1 \
+	    --classes cholec80 --out $(DEMO_2S)/results/eval_phase.json
+	$(PY) tools/twostage/demo_report.py $(DEMO_2S)/results
+
 test: install
 	$(PY) -m pytest tests -q
 
@@ -57,4 +75,4 @@ benchmark: install
 	$(PY) tools/benchmark/pretrain_step.py
 
 clean-demo:
-	rm -rf $(DEMO_WORK) $(DEMO_FT)
+	rm -rf $(DEMO_WORK) $(DEMO_FT) $(DEMO_2S)

@@ -77,12 +77,53 @@ def test_resume_matches_uninterrupted_run(tmp_path, demo_root):
     assert not torch.allclose(w0, a['state_dict']['backbone.blocks.0.attn.qkv.weight'])
 
 
+FT_CFG = osp.join(ROOT, 'configs', 'finetune', 'surgvista_demo_phase.py')
+
+
+def _finetune_cfg(root: str, work_dir: str) -> Config:
+    """The demo fine-tuning config at test size (dropout 0.2, drop-path 0.1, mixup/cutmix,
+    RandAugment, random erasing all on), 2 epochs of 3 iterations, every checkpoint kept."""
+    cfg = Config.fromfile(FT_CFG)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = root
+        cfg[key].num_workers, cfg[key].persistent_workers = 0, False
+    cfg.train_cfg.max_epochs = 2
+    # mixup / cutmix on every batch (the demo's 30% may skip all 3 batches of an epoch); each of
+    # dropout + drop-path and blending alone made a resume differ (up to 7e-3) before the fix
+    cfg.model.data_preprocessor.blending.probs = [0.5, 0.5]
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
+    cfg.visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+    cfg.work_dir = work_dir
+    return cfg
+
+
+def test_finetune_resume_matches_uninterrupted_run(tmp_path, make_demo):
+    """Fine-tuning draws from the process-wide generators (dropout, drop-path, mixup/cutmix):
+    a run resumed from epoch_1.pth (as after kill -9 during epoch 2) must end bit-exact."""
+    root = make_demo('--videos', '3', '--frames', '24', '--size', '64', '--web-videos', '0',
+                     '--no-progress')
+    SurgVistaRunner.from_cfg(_finetune_cfg(root, str(tmp_path / 'a'))).train()
+    (tmp_path / 'b').mkdir()
+    (tmp_path / 'b' / 'epoch_1.pth').write_bytes((tmp_path / 'a' / 'epoch_1.pth').read_bytes())
+    resumed = SurgVistaRunner.from_cfg(_finetune_cfg(root, str(tmp_path / 'b')))
+    resumed.train()  # auto-resume from the copied epoch_1.pth
+    assert resumed.iter == 6
+    a = load_checkpoint_file(str(tmp_path / 'a' / 'epoch_2.pth'))
+    b = load_checkpoint_file(str(tmp_path / 'b' / 'epoch_2.pth'))
+    for key in a['state_dict']:
+        assert torch.equal(a['state_dict'][key], b['state_dict'][key]), key
+    loss_a = a['message_hub']['log_scalars']['train/loss'].data[0][-3:]
+    loss_b = b['message_hub']['log_scalars']['train/loss'].data[0][-3:]
+    assert loss_a.tolist() == loss_b.tolist()  # the 3 losses of epoch 2
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, demo_root):
     work = str(tmp_path / 'w')
     _run(_write_cfg(tmp_path / 'ok.py', demo_root, 1), work, 'ok')
     before = (tmp_path / 'w' / 'epoch_1.pth').read_bytes()
     bad = _write_cfg(tmp_path / 'bad.py', demo_root, 2,
-                     "model.update(pixel_head=dict(loss_weight=float('nan')))")
+                     "model.update(pixel_head=dict(loss_weight=float('nan')))\n"
+                     'resume_allow_model_change = True  # the injected NaN is a model change')
     with pytest.raises(NonFiniteLossError, match='epoch_1.pth'):
         _run(bad, work, 'bad')
     assert not osp.exists(tmp_path / 'w' / 'epoch_2.pth')
@@ -162,3 +203,7 @@ def test_train_py_seed_and_resume_flags():
     assert cfg.resume is False
     cfg = tool.configure(argparse.Namespace(**dict(base, resume='w/epoch_3.pth')))
     assert cfg.resume is True and cfg.load_from == 'w/epoch_3.pth'
+    assert cfg.resume_override_optim is False and cfg.resume_allow_model_change is False
+    cfg = tool.configure(argparse.Namespace(**dict(base, resume_override_optim=True,
+                                                   resume_allow_model_change=True)))
+    assert cfg.resume_override_optim is True and cfg.resume_allow_model_change is True

@@ -5,9 +5,12 @@ Every folder under ROOT holding files that match ``--frames-glob`` becomes a fra
 (its file-name template and first index are inferred from the names: ``000000.jpg`` ->
 ``{:06d}.jpg`` offset 0, ``img_00001.jpg`` -> ``img_{:05d}.jpg`` offset 1); every file with one
 of the ``--video-ext`` extensions becomes a video-file video, its 1-fps frame count read with
-decord (1-fps frame k = native frame round(k * fps)). Video ids are folder names / file stems
-(``--id-from path``: paths relative to ROOT). The manifest is written atomically, with a
-``data_root`` relative to its own folder, so it can be moved together with the data.
+decord (1-fps frame k = native frame round(k * fps)). Video ids are folder names / file stems;
+with ``--id-from path`` they are paths relative to ROOT with their folders joined by ``__``
+(``hospA/video01`` -> ``hospA__video01``), so every id is a safe file name (no ``/``; the rule of
+``surgvista_mm/utils/paths.py``; a name that breaks it is an error naming the folder). The
+manifest is written atomically, with a ``data_root`` relative to its own folder, so it can be
+moved together with the data.
 
 Example::
 
@@ -32,7 +35,9 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from surgvista_mm.datasets.manifest import (num_frames_at_1fps, read_id_list,  # noqa: E402
                                             write_manifest)
+from surgvista_mm.datasets.media import header_fps_warning  # noqa: E402
 from surgvista_mm.datasets.media_check import check_manifests  # noqa: E402
+from surgvista_mm.utils.paths import check_id, id_from_relpath  # noqa: E402
 
 _NAME = re.compile(r'^(.*?)(\d+)(\D*)$')
 
@@ -71,6 +76,15 @@ def infer_frame_template(names: Sequence[str]) -> Tuple[str, int, List[int]]:
     return tmpl, indices[0], indices
 
 
+def _video_id(root: str, rel: str, id_from: str) -> str:
+    """Id of the video at ``rel`` (relative to ``root``, without extension): its name, or with
+    ``id_from='path'`` its folders joined by ``__``; an unsafe one raises naming the path."""
+    rel = osp.basename(osp.abspath(root)) if rel == '.' else rel
+    if id_from == 'path':
+        return id_from_relpath(rel)
+    return check_id(osp.basename(rel), where=osp.join(root, rel))
+
+
 def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_from: str,
          allow_gaps: bool) -> Tuple[List[dict], List[Tuple[str, str]]]:
     """Find frame folders and video files; returns (frame-folder entries, [(id, video path)])."""
@@ -82,7 +96,7 @@ def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_fr
         rel_dir = osp.relpath(dirpath, root).replace(os.sep, '/')
         frames = sorted(f for f in filenames if frames_glob and fnmatch.fnmatch(f, frames_glob))
         if frames:
-            vid = osp.basename(dirpath) if id_from == 'name' else rel_dir
+            vid = _video_id(root, rel_dir, id_from)
             try:
                 tmpl, offset, inds = infer_frame_template(frames)
             except ValueError as e:
@@ -103,16 +117,20 @@ def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_fr
         for f in sorted(filenames):
             if exts and f.lower().endswith(exts):
                 rel = f'{rel_dir}/{f}' if rel_dir != '.' else f
-                vid = osp.splitext(f)[0] if id_from == 'name' else osp.splitext(rel)[0]
+                vid = _video_id(root, osp.splitext(rel)[0], id_from)
                 video_files.append((vid, rel))
     return frame_videos, video_files
 
 
-def count_video(path: str) -> Tuple[int, float]:
-    """(1-fps frame count, native fps) of a video file, read with decord."""
+def count_video(path: str, video_id: str = '') -> Tuple[int, float]:
+    """(1-fps frame count, native fps) of a video file, read with decord; a frame rate that does
+    not fit the frames' timestamps is printed as a warning naming the video."""
     import decord
     reader = decord.VideoReader(path, num_threads=1)
     fps = float(reader.get_avg_fps())
+    warning = header_fps_warning(reader, fps, video_id or osp.basename(path), path)
+    if warning:
+        print(f'warning: {warning}', file=sys.stderr)
     return num_frames_at_1fps(len(reader), fps), fps
 
 
@@ -126,7 +144,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help='video file extensions (none to skip video files)')
     p.add_argument('--exclude-list', help='text file of video ids to leave out')
     p.add_argument('--min-frames', type=int, default=1, help='drop shorter videos')
-    p.add_argument('--id-from', choices=['name', 'path'], default='name')
+    p.add_argument('--id-from', choices=['name', 'path'], default='name',
+                   help="video ids: folder name / file stem, or 'path': the path relative to "
+                        "ROOT with '__' for '/' (hospA/video01 -> hospA__video01)")
     p.add_argument('--source', help='source name stored in the manifest')
     p.add_argument('--allow-gaps', action='store_true',
                    help='keep the frames before the first missing one instead of failing')
@@ -146,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bar = tqdm(todo, desc='counting video frames', unit='video', disable=not todo)
     for vid, rel in bar:
         try:
-            n, fps = count_video(osp.join(root, rel))
+            n, fps = count_video(osp.join(root, rel), vid)
         except Exception as e:  # noqa: BLE001  (decord raises its own error types)
             bar.close()
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -10,6 +10,10 @@ Example::
     # ViT-B/16 image models (supervised, DINO, MAE), mmaction2's VisionTransformer
     python tools/convert_checkpoint.py dino_vitb16.pth checkpoints/natural/dino_vitb.pth \\
         --kind timm-vit
+    # surgical-domain baselines of the paper's Fig. 4 (docs/reuse.md): model.<timm key> of the
+    # two-stage image encoder (timm resnet50 / vit_base / vit_large / efficientvit_m5)
+    python tools/convert_checkpoint.py model_final_checkpoint_dino_surg.torch \
+        checkpoints/baselines/selfsupsurg_dino.pth --kind selfsupsurg  # endovit, endossl-vit, gsvit
     # backbone of this project's own pre-training run, for fine-tuning
     python tools/convert_checkpoint.py work_dirs/demo/epoch_4.pth work/demo_backbone.pth \
         --kind surgvista-mm --config configs/pretrain/surgvista_demo.py

@@ -27,6 +27,12 @@ def parse_args() -> argparse.Namespace:
                         'refused unless --cfg-options allow_partial_resume=True)')
     parser.add_argument('--no-resume', action='store_true', help='start from scratch even if '
                         'work_dir holds checkpoints')
+    parser.add_argument('--resume-override-optim', '--resume-override-lr', action='store_true',
+                        help='on resume, apply the config\'s optimizer / LR schedule values '
+                        '(e.g. a lower lr) instead of refusing to resume when they differ from '
+                        'the checkpoint\'s (the optimizer moments are kept)')
+    parser.add_argument('--resume-allow-model-change', action='store_true',
+                        help='resume even though the model config differs from the checkpoint\'s')
     parser.add_argument('--sources', nargs='+', metavar='MANIFEST', default=None,
                         help='pre-training: train on these manifests instead of the config\'s '
                         'sources (one source per manifest, named by its file stem)')
@@ -47,6 +53,9 @@ def configure(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
+    for flag in ('resume_override_optim', 'resume_allow_model_change'):  # resume_checks.py
+        if getattr(args, flag, False):
+            cfg[flag] = True
     if args.seed is not None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=args.seed)
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -12,10 +12,16 @@ default_hooks = dict(
     checkpoint=dict(type='SurgVistaCheckpointHook', interval=10, save_last=True,
                     max_keep_ckpts=-1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # dropout / drop-path / mixup draws seeded from (seed, iteration): a resumed run draws the
+    # same numbers as an uninterrupted one (engine/hooks/iter_seed_hook.py)
+    iter_seed=dict(type='SurgVistaIterSeedHook'),
     # no SyncBuffersHook: the only buffers are fixed sin-cos tables and normalisation constants,
     # identical on every rank; averaging them would only add float rounding
 )
-custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1)]
+# stops on a NaN/Inf loss, or on weights / gradients whose L2 norm leaves the bounds (a finite
+# loss can hide ruined weights); names the last checkpoint with sound weights
+custom_hooks = [dict(type='SurgVistaNonFiniteLossHook', check_interval=1, max_param_norm=1e5,
+                     max_grad_norm=1e6)]
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -32,4 +38,9 @@ log_level = 'INFO'
 load_from = None
 resume = True  # auto-resume from the latest complete checkpoint in work_dir
 allow_partial_resume = False  # resuming from a file without optimizer/scheduler state is an error
+# a resume whose model config differs from the checkpoint's is an error unless this is True
+resume_allow_model_change = False
+# a resume whose optimizer / LR schedule config differs from the checkpoint's is an error unless
+# this is True: then the config's values are applied (tools/train.py --resume-override-optim)
+resume_override_optim = False
 randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)

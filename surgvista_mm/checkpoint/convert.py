@@ -1,4 +1,5 @@
-"""Convert published checkpoints (SurgVISTA, VideoMAE, MVD, EndoSSL) to this project's layout.
+"""Convert published checkpoints (SurgVISTA, VideoMAE, MVD, EndoSSL, the surgical-domain
+baselines) to this project's layout.
 
 Kinds and target layouts:
 
@@ -15,12 +16,17 @@ Kinds and target layouts:
 * ``surgvista-mm``: a checkpoint written by *this project's own* pre-training run (mmengine
   layout) -> its ``backbone.*`` tensors, for a fine-tuning config's ``init_cfg``. It is read with
   ``weights_only=True`` like every other source (``surgvista_mm.checkpoint.safe_load``).
+* ``selfsupsurg`` / ``endovit`` / ``endossl-vit`` / ``gsvit``: the surgical-domain baselines of the
+  paper's Fig. 4 -> ``model.<timm key>`` of the two-stage image encoder (timm ``resnet50``,
+  ``vit_base_patch16_224``, ``vit_large_patch16_224``, ``efficientvit_m5``; see
+  :mod:`surgvista_mm.checkpoint.baselines`).
 
 Fixed position tables stored in a source are dropped (the model recomputes them).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,13 +34,17 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .baselines import ALLOWED_MISSING_SUFFIX as BASELINE_ALLOWED_MISSING
+from .baselines import CONVERTERS as BASELINE_CONVERTERS
+from .baselines import TIMM_ARCHS, unwrap_baseline
 from .natural import ALLOWED_MISSING as NATURAL_ALLOWED_MISSING
 from .natural import CONVERTERS as NATURAL_CONVERTERS
 from .safe_load import load_checkpoint_file, load_external_weights
 from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
 
 KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl',
-         'surgvista-mm', 'mmaction2-vit', 'umt', 'timm-vit')
+         'surgvista-mm', 'mmaction2-vit', 'umt', 'timm-vit',
+         'selfsupsurg', 'endovit', 'endossl-vit', 'gsvit')
 _ENCODER = re.compile(r'^(patch_embed\.|blocks\.|norm\.)')
 _DECODER_PREFIX = {'img': 'distill_decoder.', 'vid': 'pixel_decoder.'}
 
@@ -130,6 +140,8 @@ def _map_videomae(key: str, prefixed: bool) -> Tuple[Optional[str], str]:
 def _map_endossl(key: str) -> Tuple[Optional[str], str]:
     if key.startswith('head.'):
         return None, 'classifier of the image model, unused by the teacher'
+    if key.startswith('fc.'):
+        return None, 'MSN projection head, unused by the teacher'
     return key, ''
 
 
@@ -159,6 +171,22 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
     if kind not in KINDS:
         raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
     state = dict(state)
+    if kind in BASELINE_CONVERTERS:
+        out, mapped, dropped, notes = BASELINE_CONVERTERS[kind](state, target)
+        if not out:
+            raise KeyError(f'{source}: none of its {len(state)} tensors belongs to the {kind} '
+                           f'layout (first keys: {sorted(state)[:5]}); is --kind right?')
+        report = ConversionReport(kind=kind, source=source, mapped=mapped, dropped=dropped,
+                                  notes=notes)
+        if target is not None:
+            allow = [k for k in target if k.endswith(BASELINE_ALLOWED_MISSING)]
+            counters = check_state_dict(out, target, source, allow_missing=allow)
+            for key in counters:  # written, so that the file loads strictly
+                out[key] = torch.zeros((), dtype=torch.long)
+            if counters:
+                report.notes.append(f'{len(counters)} BatchNorm num_batches_tracked counters '
+                                    'not in the source, written as 0 (unused with a momentum)')
+        return out, report
     if kind in NATURAL_CONVERTERS:
         out, mapped, dropped, notes = NATURAL_CONVERTERS[kind](state, target)
         if target is not None and 'backbone.norm.weight' not in target:
@@ -176,7 +204,7 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
         mapper = functools.partial(_map_videomae,
                                    prefixed=any(k.startswith('encoder.') for k in state))
     elif kind == 'endossl':
-        state = strip_prefix(state, 'backbone.')
+        state = strip_prefix(strip_prefix(state, 'module.'), 'backbone.')
         mapper = _map_endossl
     elif kind == 'surgvista-pretrain':
         mapper = _map_surgvista_pretrain
@@ -198,6 +226,15 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
             if kind in ('videomae', 'mvd', 'surgvista-mm') else []
         report.missing = check_state_dict(out, target, source, allow_missing=allow)
     return out, report
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (recorded in a converted file's ``meta``)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,
@@ -229,11 +266,17 @@ def convert_file(src: str, dst: str, kind: str,
         raw = load_checkpoint_file(src)
     else:
         raw = load_external_weights(src)
-    state = unwrap_state_dict(raw, src)
+    if kind in BASELINE_CONVERTERS or kind == 'endossl':
+        state = unwrap_baseline(raw, kind, src)
+    else:
+        state = unwrap_state_dict(raw, src)
     if callable(target):
         target = target(kind, state)
     converted, report = convert_state_dict(state, kind, target=target, source=src)
     meta = dict(converter='surgvista_mm.checkpoint.convert', kind=kind,
-                source=os.path.basename(src), dropped=[k for k, _ in report.dropped])
+                source=os.path.basename(src), source_sha256=file_sha256(src),
+                dropped=[k for k, _ in report.dropped])
+    if kind in TIMM_ARCHS:
+        meta['timm_arch'] = TIMM_ARCHS[kind]
     save_converted(converted, dst, meta, force=force)
     return report

@@ -9,6 +9,7 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import nn
 
+from .baselines import TIMM_ARCHS, timm_target
 from .convert import KINDS
 
 #: published layout of each natural-domain kind, as SurgVistaViT arguments (ViT-B/16, 224)
@@ -37,12 +38,15 @@ def _build(cfg: Mapping) -> nn.Module:
 def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
                    ) -> Dict[str, torch.Size]:
     """Shapes of the published architecture for ``kind`` (ViT-B/16, 16x224, tubelet 2;
-    EndoSSL ViT-L/16; the natural-domain kinds per :data:`NATURAL_BACKBONES`). Widths that
+    EndoSSL ViT-L/16; the natural-domain kinds per :data:`NATURAL_BACKBONES`; the surgical-domain
+    baselines as ``model.<key>`` of their timm model, :data:`~.baselines.TIMM_ARCHS`). Widths that
     depend on the task (number of classes, teacher width of the distillation head) are read
     from ``state`` when present."""
     if kind not in KINDS:
         raise ValueError(f'unknown kind {kind!r}; choose from {KINDS}')
     state = state or {}
+    if kind in TIMM_ARCHS:
+        return timm_target(TIMM_ARCHS[kind])
     backbone = dict(type='SurgVistaViT')
     if kind == 'surgvista-pretrain':
         distill_out = state['decoder_img.head.weight'].shape[0] \
@@ -72,7 +76,9 @@ def default_target(kind: str, state: Optional[Mapping[str, torch.Tensor]] = None
 def target_from_config(config: str, kind: str) -> Dict[str, torch.Size]:
     """Shapes of the model of an mmengine config file: the whole ``model`` for the SurgVISTA
     kinds and ``mmaction2-vit``, ``model.backbone`` (prefixed ``backbone.``) for VideoMAE, MVD,
-    UMT, timm ViTs and this project's own checkpoints, ``model.teacher`` for EndoSSL."""
+    UMT, timm ViTs and this project's own checkpoints, ``model.teacher`` for EndoSSL,
+    ``model.backbone`` without prefix for the surgical-domain baselines (the two-stage image
+    encoder whose ``init_cfg`` reads the file: its keys are ``model.<timm key>``)."""
     from mmengine.config import Config
     import surgvista_mm  # noqa: F401  (registers the modules)
     model_cfg = Config.fromfile(config).model
@@ -82,6 +88,8 @@ def target_from_config(config: str, kind: str) -> Dict[str, torch.Size]:
         return _shapes(_build(model_cfg))
     if kind in ('videomae', 'mvd', 'surgvista-mm', 'umt', 'timm-vit'):
         return _shapes(_build(model_cfg['backbone']), 'backbone.')
+    if kind in TIMM_ARCHS:
+        return _shapes(_build(model_cfg['backbone']))
     if kind == 'endossl':
         if model_cfg.get('teacher') is None:
             raise KeyError(f'{config}: model.teacher is not set')

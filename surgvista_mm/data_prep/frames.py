@@ -16,13 +16,21 @@ Output, for ``out_dir``::
 Every file is written atomically, so an interrupted run leaves only whole frames; the next run
 skips complete videos and continues partial ones from the first missing frame. A folder started
 or finished with other options is never overwritten without ``force``.
+
+Only this tool's own files are ever removed. ``out_dir/<video_id>`` is refused (even with
+``force``) when it holds anything this tool does not write (an input video, a user's file: the
+error names them), so ``--out`` may be the input tree; a folder of frames without this tool's
+``.params.json`` (frames from elsewhere, possibly stale) is refused, and with ``force`` only its
+frame files (``NNNNNN.jpg`` / ``.png``), ``.params.json`` and ``.summary.json`` are removed
+before the video is extracted again. Video ids must be safe file names
+(``surgvista_mm/utils/paths.py``); hidden files and folders (``.*``) are not searched.
 """
 from __future__ import annotations
 
 import json
 import os
 import os.path as osp
-import shutil
+import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -32,7 +40,9 @@ import numpy as np
 from tqdm import tqdm
 
 from surgvista_mm.datasets.manifest import native_index, num_frames_at_1fps, write_manifest
+from surgvista_mm.datasets.media import header_fps_warning
 from surgvista_mm.utils.io import atomic_write_bytes, atomic_write_json
+from surgvista_mm.utils.paths import check_id, safe_child
 
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.mov', '.m4v', '.mpg', '.mpeg', '.webm', '.wmv', '.flv',
               '.ts', '.mts')
@@ -41,6 +51,10 @@ PARAMS = '.params.json'
 #: Cholec80 black-margin rule: resize to height 300, grey > 15, median blur 19, bounding box.
 CROP_HEIGHT, CROP_THRESHOLD, CROP_BLUR = 300, 15, 19
 _CHUNK = 16
+#: The files this tool writes into a video folder (frames, its two records, and the temporary
+#: files of ``atomic_writer``); nothing else is ever removed.
+_FRAME_FILE = re.compile(r'^\d{6,}\.(?:jpg|png)$')
+_OWN_TMP = re.compile(r'^\.(?:\d{6,}\.(?:jpg|png)|\.params\.json|\.summary\.json)\.\w+\.tmp$')
 
 
 class BadVideoError(RuntimeError):
@@ -97,6 +111,7 @@ class ExtractReport:
     skipped: List[str] = field(default_factory=list)
     bad: Dict[str, str] = field(default_factory=dict)      # video path -> reason
     refused: Dict[str, str] = field(default_factory=dict)  # video path -> reason
+    warnings: Dict[str, str] = field(default_factory=dict)  # video path -> warning (extracted)
     manifest: Optional[str] = None
 
 
@@ -106,7 +121,8 @@ def collect_videos(inputs: Sequence[str]) -> List[str]:
 
     Raises:
         FileNotFoundError: an input that does not exist.
-        ValueError: two videos with the same id (file stem).
+        ValueError: two videos with the same id (file stem), or an id that is not a safe file
+            name (``UnsafeIdError``).
     """
     paths: List[str] = []
     for item in inputs:
@@ -122,14 +138,14 @@ def collect_videos(inputs: Sequence[str]) -> List[str]:
                                      else osp.join(osp.dirname(osp.abspath(lst)), line))
         elif osp.isdir(item):
             for dirpath, dirnames, filenames in os.walk(item):
-                dirnames.sort()
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
                 paths += [osp.join(dirpath, n) for n in sorted(filenames)
-                          if osp.splitext(n)[1].lower() in VIDEO_EXTS]
+                          if osp.splitext(n)[1].lower() in VIDEO_EXTS and not n.startswith('.')]
         else:
             paths.append(item)  # a missing file is reported as a bad video
     seen: Dict[str, str] = {}
     for p in paths:
-        vid = video_id_of(p)
+        vid = check_id(video_id_of(p), where=f'video file {p}')
         if vid in seen and osp.abspath(seen[vid]) != osp.abspath(p):
             raise ValueError(f'two videos with the id {vid!r}: {seen[vid]} and {p} (ids are '
                              'file stems; rename one)')
@@ -246,6 +262,31 @@ def _declared_frames(path: str) -> Optional[int]:
     return int(n) if n and n > 0 else None
 
 
+def _own_files(vdir: str, path: str) -> List[str]:
+    """This tool's files in the existing folder ``vdir`` (to be removed by ``force``).
+
+    Raises:
+        FileExistsError: ``vdir`` holds anything else (an input video such as ``path``, a
+            sub-folder, a user's file), naming those entries.
+    """
+    own, foreign = [], []
+    for name in sorted(os.listdir(vdir)):
+        full = osp.join(vdir, name)
+        if (name in (PARAMS, SUMMARY) or _FRAME_FILE.match(name) or _OWN_TMP.match(name)) \
+                and not osp.isdir(full):
+            own.append(full)
+        else:
+            is_input = osp.exists(full) and osp.exists(path) and osp.samefile(full, path)
+            foreign.append(name + (' (the input video)' if is_input else ' (a video)'
+                                   if osp.splitext(name)[1].lower() in VIDEO_EXTS else ''))
+    if foreign:
+        more = f' and {len(foreign) - 8} more' if len(foreign) > 8 else ''
+        raise FileExistsError(f'{vdir} holds files this tool did not write: '
+                              f'{", ".join(foreign[:8])}{more}; nothing was changed. Use an '
+                              '--out folder that is not the input tree, or move them away')
+    return own
+
+
 def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions(),
                   force: bool = False) -> Tuple[str, dict]:
     """Extract the frames of one video into ``out_dir/<video_id>/``.
@@ -253,19 +294,26 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     Returns:
         ``(status, summary)``: status ``'done'`` or ``'skipped'`` (already complete with the same
         options); the summary holds ``video_id``, ``video`` (source path), ``native_fps``,
-        ``native_frames``, ``num_frames``, ``crop_box`` and the options.
+        ``native_frames``, ``num_frames``, ``crop_box``, the options and ``warning`` (None, or
+        why the 1-fps frames may not match the video time: ``media.header_fps_warning``).
 
     Raises:
         BadVideoError: the video is missing, unreadable, empty or truncated.
-        FileExistsError: the folder was extracted (or started) with other options and ``force``
-            is not set.
+        FileExistsError: the folder was extracted (or started) with other options, or holds
+            frames without this tool's ``.params.json``, and ``force`` is not set; or it holds
+            files this tool does not write (with or without ``force``).
     """
     import decord  # only this module's workers need it
-    vid = video_id_of(path)
-    vdir = osp.join(out_dir, vid)
+    vid = check_id(video_id_of(path), where=f'video file {path}')
+    vdir = safe_child(out_dir, vid, f'frame folder of video {vid!r}')
     params = asdict(opts)
+    own = _own_files(vdir, path) if osp.isdir(vdir) else []
     summary = _read_json(osp.join(vdir, SUMMARY))
     started = _read_json(osp.join(vdir, PARAMS))
+    if own and summary is None and started is None and not force:
+        raise FileExistsError(f'{vdir} holds {len(own)} frame file(s) but not this tool\'s '
+                              f'{PARAMS}: they may be stale or made with other options; pass '
+                              '--force to remove them (frame files only) and extract again')
     if not force:
         for what, rec in (('extracted', summary), ('started', started)):
             # restart markers change no pixel: a folder written with another interval (or
@@ -277,8 +325,9 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
                                       'to extract it again')
         if summary is not None:
             return 'skipped', summary
-    elif osp.isdir(vdir):
-        shutil.rmtree(vdir)
+    else:
+        for f in own:  # this tool's files only: never the folder, never anything else
+            os.remove(f)
     if not osp.isfile(path):
         raise BadVideoError(f'{path}: file not found')
     try:
@@ -295,6 +344,7 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
     if declared is not None and length < declared - max(native_fps, 2):
         raise BadVideoError(f'{path}: truncated, the container declares {declared} frames but '
                             f'only {length} can be read')
+    warning = header_fps_warning(reader, native_fps, vid, path)
     step = native_fps / opts.fps
     num = num_frames_at_1fps(length, step)
     os.makedirs(vdir, exist_ok=True)
@@ -329,7 +379,8 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
         shape = None if first is None else first.shape[:2]
     summary = dict(video_id=vid, video=osp.abspath(path), native_fps=native_fps,
                    native_frames=length, num_frames=num, crop_box=box,
-                   frame_shape=None if shape is None else list(shape), params=params)
+                   frame_shape=None if shape is None else list(shape), params=params,
+                   warning=warning)
     atomic_write_json(osp.join(vdir, SUMMARY), summary)
     return 'done', summary
 
@@ -352,6 +403,8 @@ def write_frames_manifest(out_dir: str, source: Optional[str] = None) -> str:
     """(Re)write ``out_dir/manifest.json`` from every complete video folder of ``out_dir``."""
     videos = []
     for name in sorted(os.listdir(out_dir)):
+        if name.startswith('.'):
+            continue
         summary = _read_json(osp.join(out_dir, name, SUMMARY))
         if summary is None:
             continue
@@ -395,6 +448,8 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
             report.refused[path] = err
         else:
             (report.done if status == 'done' else report.skipped).append(summary['video_id'])
+            if summary.get('warning'):  # e.g. a frame rate that does not fit the timestamps
+                report.warnings[path] = summary['warning']
         bar.update(1)
 
     if workers <= 1:

@@ -21,3 +21,4 @@ from .action_dataset import SurgicalActions160Dataset, surgical_actions160_split
 from .base_clip_dataset import BadSampleBudgetError  # noqa: E402,F401
 from .media import MediaError  # noqa: E402,F401
 from .media_check import check_manifests, check_media  # noqa: E402,F401
+from .feature_sequence_dataset import FeatureSequenceDataset  # noqa: E402,F401

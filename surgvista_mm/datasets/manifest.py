@@ -16,7 +16,10 @@ per line (no top-level defaults then)::
       ]
     }
 
-Each video has a unique ``video_id`` (string) and exactly one of
+Each video has a unique ``video_id``: a string that is safe as a file name (not empty, at most
+200 characters, no ``/``, ``\\``, NUL or control characters, no leading ``.``, no ``..``; the
+rule of ``surgvista_mm/utils/paths.py``, checked when manifests and id lists are read and
+written), and exactly one of
 
 - ``frame_dir``: a folder of 1-fps frames; 1-fps frame ``k`` (0-based) is the file
   ``filename_tmpl.format(k + offset)`` (``filename_tmpl``/``offset`` may be set per video, e.g.
@@ -46,6 +49,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from mmengine.logging import print_log
 
 from surgvista_mm.utils.io import atomic_write_bytes  # noqa: F401  (re-exported)
+from surgvista_mm.utils.paths import check_id
 
 MANIFEST_FORMAT = 'surgvista_mm.manifest/v1'
 DEFAULT_FILENAME_TMPL = '{:06d}.jpg'
@@ -131,6 +135,10 @@ def read_id_list(ids: Union[None, str, Sequence[str]],
 
     Returns:
         list of string ids, or None when ``ids`` is None.
+
+    Raises:
+        UnsafeIdError: an id that is not a safe file name (``surgvista_mm/utils/paths.py``),
+            naming the file and line.
     """
     if ids is None:
         return None
@@ -138,11 +146,11 @@ def read_id_list(ids: Union[None, str, Sequence[str]],
         path = os.fspath(ids)
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what}: id list file not found: {path}')
-        with open(path, encoding='utf-8') as f:
-            lines = [line.split('#', 1)[0].strip() for line in f]
-        return [line for line in lines if line]
+        with open(path, encoding='utf-8-sig') as f:
+            lines = [(n, line.split('#', 1)[0].strip()) for n, line in enumerate(f, start=1)]
+        return [check_id(line, where=f'{what} {path}:{n}') for n, line in lines if line]
     if isinstance(ids, (list, tuple)):
-        return [str(i) for i in ids]
+        return [check_id(str(i), where=what) for i in ids]
     raise TypeError(f'{what}: expected None, a list of ids or a file path, got {type(ids)}')
 
 
@@ -201,7 +209,7 @@ def _parse_video(v: dict, i: int, top: dict, data_root: str, source: str,
     for key in ('video_id', 'num_frames'):
         if key not in v:
             raise ValueError(f'{where}: missing key {key!r}')
-    vid = str(v['video_id'])
+    vid = check_id(str(v['video_id']), where=where)
     where = f'manifest {path}, video {vid!r}'
     if ('frame_dir' in v) == ('video' in v):
         raise ValueError(f'{where}: give exactly one of "frame_dir" and "video"')
@@ -282,7 +290,12 @@ def write_manifest(path: str, videos: List[dict], source: Optional[str] = None,
             into every relative path; ``source`` is not stored).
         videos: video dicts with the keys described in the module docstring.
         source, data_root, filename_tmpl, offset: optional top-level fields.
+
+    Raises:
+        UnsafeIdError: a ``video_id`` that is not a safe file name (nothing is written).
     """
+    for i, v in enumerate(videos):
+        check_id(str(v.get('video_id', '')), where=f'manifest {path}, video entry {i}')
     out_dir = osp.dirname(osp.abspath(path))
     os.makedirs(out_dir, exist_ok=True)
     if path.endswith('.jsonl'):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 
 class MediaError(Exception):
@@ -78,3 +78,55 @@ def first_bad_frame(decode_one: Callable[[int], object], frames: Sequence[int]) 
         except Exception:  # decoders raise their own types
             return frame
     return None
+
+
+#: How far (seconds) the frame shown as 1-fps frame ``k`` may be from ``k`` s before the header
+#: frame rate is reported as wrong for the video.
+FPS_DRIFT_TOLERANCE = 1.0
+
+
+def header_fps_warning(reader: Any, fps: float, video_id: str, path: str,
+                       samples: int = 64, tolerance: float = FPS_DRIFT_TOLERANCE
+                       ) -> Optional[str]:
+    """A warning when a video's header frame rate does not fit its frames' timestamps.
+
+    1-fps frame ``k`` is native frame ``round(k * fps)`` (``fps``: the header's average rate),
+    which is the frame shown at ``k`` s only when the video has a constant frame rate equal to
+    it. For up to ``samples`` 1-fps frames spread over the video (the last one included), the
+    timestamp of that native frame is compared with ``k``; a difference above ``tolerance``
+    seconds (a variable frame rate, a header rate that disagrees with the frame count and
+    duration) is returned as a warning naming the video. Only the demuxer's index is read
+    (no decoding).
+
+    Args:
+        reader: a ``decord.VideoReader`` (``len``, ``get_frame_timestamp``).
+        fps: the native rate used for the 1-fps mapping.
+        video_id, path: named in the warning.
+
+    Returns:
+        the warning, or None when every sampled frame is within ``tolerance``.
+    """
+    import numpy as np
+
+    from .manifest import native_index, num_frames_at_1fps
+    count = len(reader)
+    num = num_frames_at_1fps(count, fps)
+    if num < 2:
+        return None
+    ks = np.unique(np.linspace(0, num - 1, min(num, samples)).round().astype(int)).tolist()
+    natives = [min(native_index(k, fps), count - 1) for k in ks]
+    stamps = np.asarray(reader.get_frame_timestamp(natives + [0, count - 1]), np.float64)[:, 0]
+    start = stamps[-2]
+    drift = np.abs(stamps[:-2] - start - np.asarray(ks, np.float64))
+    worst = int(np.argmax(drift))
+    if drift[worst] <= tolerance:
+        return None
+    span = stamps[-1] - start
+    rate = f' ({(count - 1) / span:.3g} fps on average)' if span > 0 else ''
+    return (f'video {video_id!r} ({path}): its frame rate {fps:g} fps (header / manifest) does '
+            f'not fit its frames\' timestamps: 1-fps frame {ks[worst]} (native frame '
+            f'{natives[worst]}) is '
+            f'shown at {stamps[worst] - start:.2f} s, {drift[worst]:.1f} s off; its {count} '
+            f'frames span {span:.2f} s{rate}. 1-fps frames (and labels) would not match the '
+            f'video time: re-encode it at a constant frame rate (e.g. ffmpeg -i IN -vf fps=25 '
+            f'OUT)')

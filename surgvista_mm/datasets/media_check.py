@@ -10,7 +10,12 @@ Per video:
   with grey rows), decode as a colour image, and have the size of the video's most common frame
   size (and at least ``min_size`` pixels on its short side, when given);
 * video file: it must open with decord, hold at least the manifest's ``num_frames`` 1-fps frames,
-  and each 1-fps frame (native frame ``round(k * fps)``) must decode.
+  and each 1-fps frame (native frame ``round(k * fps)``) must decode; a frame rate that does not
+  fit the frames' timestamps (variable frame rate, a wrong header) is a warning naming the video
+  (``media.header_fps_warning``).
+
+JPEG frames are decoded strictly (``transforms.jpeg.decode_image``): data libjpeg only warns
+about ("Corrupt JPEG data") is a problem.
 """
 from __future__ import annotations
 
@@ -21,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from .manifest import VideoEntry, load_manifest, native_index, num_frames_at_1fps
-from .media import first_bad_frame
+from .media import first_bad_frame, header_fps_warning
+from .transforms.jpeg import decode_image
 
 _CHUNK = 64  # frames per task
 
@@ -51,6 +56,7 @@ class MediaReport:
     videos: int = 0
     frames: int = 0
     problems: List[MediaProblem] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +65,8 @@ class MediaReport:
     def summary(self) -> str:
         head = (f'checked {self.videos} videos, {self.frames} 1-fps frames: '
                 f'{len(self.problems)} problem(s)')
-        return '\n'.join([head] + [f'  {p}' for p in self.problems])
+        return '\n'.join([head] + [f'  {p}' for p in self.problems]
+                         + [f'warning: {w}' for w in self.warnings])
 
 
 def _check_frames(entry: VideoEntry, frames: Sequence[int], min_size: Optional[int]
@@ -79,13 +86,10 @@ def _check_frames(entry: VideoEntry, frames: Sequence[int], min_size: Optional[i
             problems.append(MediaProblem(entry.video_id, path, k,
                                          'truncated JPEG (no end-of-image marker)'))
             continue
-        try:
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        except cv2.error as exc:
-            img, detail = None, str(exc).strip().splitlines()[-1]
-        else:
-            detail = 'not an image'
-        if img is None or img.ndim != 3:
+        try:  # libjpeg's "Corrupt JPEG data" warnings are errors here
+            img = decode_image(data)
+        except (ValueError, cv2.error) as exc:
+            detail = (str(exc).strip().splitlines() or ['not an image'])[-1]
             problems.append(MediaProblem(entry.video_id, path, k, f'cannot decode ({detail})'))
             continue
         h, w = img.shape[:2]
@@ -96,7 +100,8 @@ def _check_frames(entry: VideoEntry, frames: Sequence[int], min_size: Optional[i
     return problems, sizes
 
 
-def _check_video(entry: VideoEntry, min_size: Optional[int]) -> List[MediaProblem]:
+def _check_video(entry: VideoEntry, min_size: Optional[int],
+                 warnings: List[str]) -> List[MediaProblem]:
     import decord
     path, vid = entry.video, entry.video_id
     if not osp.isfile(path):
@@ -109,6 +114,9 @@ def _check_video(entry: VideoEntry, min_size: Optional[int]) -> List[MediaProble
         return [MediaProblem(vid, path, None, f'cannot open ({type(exc).__name__}: '
                                               f'{str(exc).strip().splitlines()[-1]})')]
     problems = []
+    warning = header_fps_warning(reader, fps, vid, path)
+    if warning:
+        warnings.append(warning)
     available = num_frames_at_1fps(length, fps)
     if available < entry.num_frames:
         problems.append(MediaProblem(vid, path, available,
@@ -158,7 +166,7 @@ def check_media(entries: Sequence[VideoEntry], workers: int = 8, min_size: Optio
     def run(task):  # noqa: ANN001, ANN202
         entry, frames = task
         if frames is None:
-            return entry, _check_video(entry, min_size), [], entry.num_frames
+            return entry, _check_video(entry, min_size, report.warnings), [], entry.num_frames
         problems, got = _check_frames(entry, frames, min_size)
         return entry, problems, got, len(frames)
 
@@ -180,6 +188,7 @@ def check_media(entries: Sequence[VideoEntry], workers: int = 8, min_size: Optio
                     vid, path, k, f'{size[1]}x{size[0]} differs from the video\'s '
                                   f'{common[1]}x{common[0]}'))
     report.problems.sort(key=lambda p: (p.video_id, -1 if p.frame is None else p.frame, p.path))
+    report.warnings.sort()
     return report
 
 

@@ -14,8 +14,9 @@ from surgvista_mm.registry import DATASETS
 from .base_clip_dataset import BaseFrameClipDataset
 from .manifest import (VideoEntry, join_data_root, load_manifest, native_index, read_id_list,
                        select_entries)
-from .phase_labels import (DEFAULT_LABEL_FILES, LABEL_FORMATS, NATIVE_FRAME_FORMATS,
-                           read_phase_labels)
+from surgvista_mm.utils.io import read_text
+from .phase_labels import (DEFAULT_LABEL_FILES, LABEL_FORMATS, NATIVE_FRAME_FORMATS, add_row,
+                           read_phase_labels, sample_rows)
 
 CHOLEC80_PHASES = ('Preparation', 'CalotTriangleDissection', 'ClippingCutting',
                    'GallbladderDissection', 'GallbladderPackaging', 'CleaningCoagulation',
@@ -55,14 +56,16 @@ def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
         int64 array ``[num_frames]`` (shorter when the file ends first).
 
     Raises:
-        ValueError: naming ``file:line`` for a malformed row, or the file when it holds no row.
+        ValueError: naming ``file:line`` for a malformed row or a frame given twice with
+            different labels; the file when it holds no row, has a gap (a missing row followed
+            by later rows) or is not UTF-8.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'phase annotation file not found: {path}')
     index = {name: i for i, name in enumerate(classes)}
     rows: Dict[int, int] = {}
-    with open(path, encoding='utf-8-sig') as f:
-        lines = f.read().splitlines()
+    lines_of: Dict[int, int] = {}
+    lines = read_text(path).splitlines()
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     if numbered and header is not False and _is_header(numbered[0][1]):
         numbered = numbered[1:]
@@ -85,18 +88,13 @@ def read_phase_file(path: str, classes: Sequence[str], label_fps: float = 25.0,
             raise ValueError(f'{path}:{lineno}: unknown phase {phase!r} (classes: '
                              f'{list(classes)}, int_base {int_base})')
         try:
-            rows[int(frame)] = label
+            number = int(frame)
         except ValueError as e:
             raise ValueError(f'{path}:{lineno}: bad frame number {frame!r}') from e
-    labels = []
-    k = 0
-    while num_frames is None or k < num_frames:
-        row = native_index(k, label_fps) + first_frame
-        if row not in rows:
-            break
-        labels.append(rows[row])
-        k += 1
-    return np.asarray(labels, dtype=np.int64)
+        add_row(rows, lines_of, number, label, path, lineno, classes)
+    return sample_rows(rows, lambda k: native_index(k, label_fps) + first_frame, num_frames,
+                       path, f' (rows sampled at label_fps={label_fps:g}, label_first_frame='
+                             f'{first_frame})')
 
 
 def video_fps(path: str) -> float:

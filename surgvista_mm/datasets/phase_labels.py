@@ -5,7 +5,9 @@ Every reader returns the class id of each 1-fps frame ``k`` (int64 ``[n]``), or 
 frame that has no label (only a prefix may be unlabelled: Cataract-101 frames before the first
 annotation row). Annotations given per *native* video frame are sampled at native frame
 ``round(k * fps)`` (rounded half up, the manifest's rule), so the native frame rate must be known.
-Malformed rows and unknown labels raise ``ValueError`` naming ``file:line``.
+Malformed rows, unknown labels and a frame given twice with different labels raise
+``ValueError`` naming ``file:line``; a missing row followed by later rows (a gap) raises naming
+the row; a file that is not UTF-8 raises naming the file (a UTF-8 BOM is ignored).
 
 Formats (``label_format`` -> reader):
 
@@ -38,6 +40,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from surgvista_mm.utils.io import read_text
 from .manifest import native_index, num_frames_at_1fps
 
 __all__ = ['CATARACTS_STEPS', 'CATARACT101_PHASES', 'CATARACT21_PHASES', 'CATARACT21_ALIASES',
@@ -71,10 +74,23 @@ def _fail(path: str, lineno: int, msg: str) -> ValueError:
 
 
 def _read_lines(path: str) -> List[str]:
+    """The lines of a label file (UTF-8, a BOM removed; another encoding raises naming it)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'phase annotation file not found: {path}')
-    with open(path, encoding='utf-8-sig') as f:
-        return f.read().splitlines()
+    return read_text(path).splitlines()
+
+
+def add_row(rows: Dict[int, int], lines_of: Dict[int, int], frame: int, label: int, path: str,
+            lineno: int, classes: Sequence[str]) -> None:
+    """Record ``frame -> label`` from ``path:lineno``; a repeated frame with another label is an
+    error naming both lines (an identical repeat is harmless)."""
+    old = rows.get(frame)
+    if old is not None and old != label:
+        raise _fail(path, lineno, f'frame {frame} is labelled {classes[label]!r} here but '
+                                  f'{classes[old]!r} on line {lines_of[frame]}: conflicting '
+                                  'duplicate rows')
+    rows[frame] = label
+    lines_of.setdefault(frame, lineno)
 
 
 def _to_int(text: str, path: str, lineno: int, what: str) -> int:
@@ -93,14 +109,25 @@ def _class_of_int(value: int, base: int, classes: Sequence[str], path: str,
     return label
 
 
-def _sample(rows: Dict[int, int], row_of_k: Callable[[int], int],
-            num_frames: Optional[int]) -> np.ndarray:
-    """Labels of 1-fps frames 0, 1, ... while ``row_of_k(k)`` is in ``rows``."""
+def sample_rows(rows: Dict[int, int], row_of_k: Callable[[int], int],
+                num_frames: Optional[int], path: str, hint: str = '') -> np.ndarray:
+    """Labels of 1-fps frames 0, 1, ... while ``row_of_k(k)`` is in ``rows``.
+
+    The labels end at the first missing row when no later row exists (the file ends before the
+    video: the dataset reports it) or when frame 0 has none; a missing row after labelled ones,
+    with later rows, is a gap in the annotation and raises ``ValueError`` naming the file, the
+    row and the 1-fps frame (``hint`` is appended, e.g. which rate the rows were sampled at).
+    """
     labels: List[int] = []
     k = 0
     while num_frames is None or k < num_frames:
         row = row_of_k(k)
         if row not in rows:
+            last = max(rows, default=row)
+            if k > 0 and last > row:  # (none at all: the dataset says it labels no frame)
+                raise ValueError(f'{path}: no label row for frame {row} (1-fps frame {k}, '
+                                 f'{k} s), but the rows go on up to frame {last}: a gap in the '
+                                 f'annotation{hint}')
             break
         labels.append(rows[row])
         k += 1
@@ -146,15 +173,18 @@ def read_cataracts_csv(path: str, classes: Sequence[str] = CATARACTS_STEPS,
         if [c.strip().lower() for c in first.split(',')] != ['frame', 'steps']:
             raise _fail(path, lineno, f'expected the header "Frame,Steps", got {first!r}')
     rows: Dict[int, int] = {}
+    lines_of: Dict[int, int] = {}
     for lineno, line in numbered:
         parts = line.split(',')
         if len(parts) != 2:
             raise _fail(path, lineno, f'expected "<frame>,<step>", got {line!r}')
         frame = _to_int(parts[0], path, lineno, 'frame number')
-        rows[frame] = _class_of_int(_to_int(parts[1], path, lineno, 'step'), 0, classes, path,
-                                    lineno)
+        add_row(rows, lines_of, frame, _class_of_int(_to_int(parts[1], path, lineno, 'step'), 0,
+                                                     classes, path, lineno),
+                path, lineno, classes)
     _require_rows(rows, path, lines)
-    return _sample(rows, lambda k: native_index(k, fps) + 1, num_frames)
+    return sample_rows(rows, lambda k: native_index(k, fps) + 1, num_frames, path,
+                       f' (rows sampled at {fps:g} fps, 1-based)')
 
 
 # --------------------------------------------------------------------------- Cataract-101
@@ -278,6 +308,7 @@ def read_cataract21_csv(path: str, classes: Sequence[str] = CATARACT21_PHASES,
         if target in index:
             index.setdefault(alias, index[target])
     rows: Dict[int, int] = {}
+    lines_of: Dict[int, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -291,9 +322,10 @@ def read_cataract21_csv(path: str, classes: Sequence[str] = CATARACT21_PHASES,
         if name not in index:
             raise _fail(path, lineno, f'unknown phase {name!r} (classes: {list(classes)}, '
                                       f'merged: {dict(aliases)})')
-        rows[frame] = index[name]
+        add_row(rows, lines_of, frame, index[name], path, lineno, classes)
     _require_rows(rows, path, lines)
-    return _sample(rows, lambda k: native_index(k, fps), num_frames)
+    return sample_rows(rows, lambda k: native_index(k, fps), num_frames, path,
+                       f' (rows sampled at {fps:g} fps)')
 
 
 # --------------------------------------------------------------------------- PmLR50
@@ -309,6 +341,7 @@ def read_pmlr50_txt(path: str, classes: Sequence[str] = PMLR50_PHASES,
     """
     lines = _read_lines(path)
     rows: Dict[int, int] = {}
+    lines_of: Dict[int, int] = {}
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     if numbered and not _INT.fullmatch(numbered[0][1].split()[0]):
         numbered = numbered[1:]  # the header line, recognised by content
@@ -317,10 +350,11 @@ def read_pmlr50_txt(path: str, classes: Sequence[str] = PMLR50_PHASES,
         if len(parts) != 2:
             raise _fail(path, lineno, f'expected "<frame> <phase>", got {line!r}')
         frame = _to_int(parts[0], path, lineno, 'frame number')
-        rows[frame] = _class_of_int(_to_int(parts[1], path, lineno, 'phase'), 0, classes, path,
-                                    lineno)
+        add_row(rows, lines_of, frame, _class_of_int(_to_int(parts[1], path, lineno, 'phase'),
+                                                     0, classes, path, lineno),
+                path, lineno, classes)
     _require_rows(rows, path, lines)
-    return _sample(rows, lambda k: k, num_frames)
+    return sample_rows(rows, lambda k: k, num_frames, path)
 
 
 # --------------------------------------------------------------------------- dispatch

@@ -45,7 +45,10 @@ _STEP = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], Optional[str]]:
     """The checkpoint an auto-resume should use, and a note when ``last_checkpoint`` was unusable.
 
-    ``work_dir/last_checkpoint`` names the latest checkpoint; when it is missing, empty, or names
+    ``work_dir/last_checkpoint`` names the latest checkpoint. It is resolved relative to the work
+    dir first: when ``work_dir`` holds a complete file of that name, that file is used, whatever
+    folder the (absolute or cwd-relative) path names, so a copied or moved work dir resumes from
+    its own files, never from the run it was copied from. When it is missing, empty, or names
     a missing or truncated file, the newest complete ``epoch_*.pth`` / ``iter_*.pth`` in
     ``work_dir`` (and in the folder ``last_checkpoint`` points to) is used instead: the highest
     number, or the latest written when both kinds are present.
@@ -58,6 +61,9 @@ def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], Optional[str]]
     if osp.isfile(pointer):
         with open(pointer, encoding='utf-8', errors='replace') as f:
             named = f.read().strip()
+        own = osp.join(work_dir, osp.basename(named)) if named else None
+        if own and is_complete_checkpoint(own):  # a copied or moved work dir: its own file
+            return own, None
         if named and is_complete_checkpoint(named):
             return named, None
         problem = (f'{pointer} is empty' if not named else

@@ -5,16 +5,20 @@ import datetime
 import os
 import os.path as osp
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from surgvista_mm.registry import RUNNERS
 from .checkpoint_io import (find_resume_checkpoint, has_training_state, load_checkpoint_file,
                             to_plain)
+from .loop_checks import check_dataloader_yields_batches
+from .resume_checks import RECORD_KEY, OptimOverride, check_resume_config, run_config_record
+from .work_dir_lock import work_dir_lock
 
 #: process-group timeout (seconds) when ``env_cfg.dist_cfg`` sets none (torch's gloo default)
 DEFAULT_DIST_TIMEOUT_S = 1800
@@ -67,11 +71,20 @@ class SurgVistaRunner(Runner):
     * Resuming from a file without optimizer and scheduler state (``best_*.pth``, converted
       weights) is an error unless the config sets ``allow_partial_resume = True``: it would
       silently restart the LR schedule and the optimizer moments.
+    * ``train()`` holds the work dir's lock file (``train.lock``, ``engine/work_dir_lock.py``):
+      a second training in the same work dir fails at start naming the first.
+    * A training data loader without a batch per epoch (``batch_size`` > samples with
+      ``drop_last``) is an error naming both before training (``engine/loop_checks.py``).
+    * Every checkpoint records the model, optimizer and LR-schedule configs
+      (``meta['run_config']``); a resume whose config differs is an error naming the keys unless
+      ``resume_allow_model_change`` / ``resume_override_optim`` (which applies the config's
+      optimizer and schedule values) is set (``engine/resume_checks.py``).
     * A collective that times out (a rank stopped responding) raises
       :class:`DistributedTimeoutError` naming ``env_cfg.dist_cfg.timeout``.
     """
 
     _resuming: bool = False
+    _resume_changes: Sequence = ()  # optimizer / scheduler config changes of the current resume
 
     @staticmethod
     def _refuse_unsafe_torch_load() -> None:
@@ -82,6 +95,12 @@ class SurgVistaRunner(Runner):
             raise RuntimeError('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: checkpoints could run '
                                'code when loaded. Unset it; surgvista_mm loads every checkpoint '
                                'with weights_only=True')
+
+    def build_train_loop(self, loop):  # noqa: ANN001, ANN201
+        """mmengine's, then refuse a training data loader whose epoch has no batch."""
+        loop = super().build_train_loop(loop)
+        check_dataloader_yields_batches(loop.dataloader, 'train_dataloader')
+        return loop
 
     # ---------------------------------------------------------------- loading
     def load_or_resume(self) -> None:
@@ -106,10 +125,15 @@ class SurgVistaRunner(Runner):
                resume_param_scheduler: bool = True,
                map_location: Union[str, Callable] = 'default') -> None:
         self._resuming = True
+        override = (OptimOverride(self) if self.cfg.get('resume_override_optim', False)
+                    and isinstance(self.optim_wrapper, OptimWrapper) else None)
+        self._resume_changes = []
         try:
             super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
         finally:
             self._resuming = False
+        if override is not None and self._resume_changes:  # resume_checks.py: apply the config's
+            override.apply(self, len(self.train_loop.dataloader))
 
     def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False, revise_keys: Optional[list] = None):
@@ -125,6 +149,7 @@ class SurgVistaRunner(Runner):
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
         if self._resuming:
             self._check_resumable(filename, checkpoint)
+            self._resume_changes = check_resume_config(self.cfg, checkpoint, filename, self.logger)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
@@ -159,6 +184,7 @@ class SurgVistaRunner(Runner):
         if fn_name == 'before_save_checkpoint':
             # after every hook edited it: store plain containers only (weights_only=True loads)
             checkpoint = kwargs['checkpoint']
+            checkpoint.setdefault('meta', {})[RECORD_KEY] = run_config_record(self.cfg)
             plain = to_plain(dict(checkpoint))
             checkpoint.clear()
             checkpoint.update(plain)
@@ -217,7 +243,8 @@ class SurgVistaRunner(Runner):
                 f'error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}') from exc
 
     def train(self):  # noqa: ANN201
-        with self._explain_dist_timeouts():
+        """mmengine's, holding the work dir's lock (``engine/work_dir_lock.py``)."""
+        with self._explain_dist_timeouts(), work_dir_lock(self.work_dir, self.logger.warning):
             return super().train()
 
     def val(self):  # noqa: ANN201

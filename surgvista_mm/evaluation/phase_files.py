@@ -20,10 +20,18 @@ class PhaseFileError(ValueError):
     """A phase file is missing, malformed or inconsistent with its counterpart."""
 
 
+def _read_text(path: str) -> str:
+    """UTF-8 text, a BOM removed (as the training readers); not UTF-8: PhaseFileError."""
+    from surgvista_mm.utils.io import read_text
+    try:
+        return read_text(path)
+    except ValueError as e:
+        raise PhaseFileError(str(e)) from e
+
+
 def read_class_names(path: str) -> List[str]:
     """Read phase names, one per line (blank lines ignored); the line order gives the ids."""
-    with open(path, encoding='utf-8') as f:
-        names = [line.strip() for line in f if line.strip()]
+    names = [line.strip() for line in _read_text(path).splitlines() if line.strip()]
     if len(set(names)) != len(names):
         raise PhaseFileError(f'{path}: duplicated class names')
     if not names:
@@ -50,8 +58,7 @@ def read_phase_file(path: str,
         num_classes = len(class_names)
     frames: List[int] = []
     labels: List[int] = []
-    with open(path, encoding='utf-8') as f:
-        lines = f.read().splitlines()
+    lines = _read_text(path).splitlines()
     if not lines:
         raise PhaseFileError(f'{path}:1: empty file (expected a header line such as '
                              '"Frame\\tPhase")')

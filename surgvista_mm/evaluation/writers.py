@@ -18,14 +18,22 @@ formats the stand-alone evaluators read:
 * phase plots: ``plots/phase_ribbons.png`` (per-video ribbons, ground truth above prediction,
   and per-phase Jaccard bars) and ``plots/confusion_matrix.png`` (row-normalised).
 
-Outputs are staged in a hidden folder next to ``out_dir`` and moved in when complete;
-``metrics.json`` is moved last, so a folder with a ``metrics.json`` is a complete result.
+Outputs are staged in a hidden folder inside ``out_dir`` (``.partial-<pid>``, on the file system
+of the results, so the final renames never cross file systems) and moved in when complete;
+``metrics.json`` is moved last, so a folder with a ``metrics.json`` is a complete result. When a
+move fails, the staged files are kept and the error says where. A run killed while writing
+leaves its ``.partial-<pid>`` folder (marked with ``.surgvista-partial.json``: pid and host); the
+next run on that ``out_dir`` removes it once that process is gone. Every per-video file name is
+checked with ``safe_child``: a video id cannot lead a write outside ``out_dir``.
 """
 from __future__ import annotations
 
+import json
 import os
 import os.path as osp
+import re
 import shutil
+import socket
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -34,13 +42,18 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from surgvista_mm.registry import METRICS
+from surgvista_mm.utils.paths import check_id, safe_child
 from surgvista_mm.utils.text import count
 from .metrics._utils import deduplicate, get_field, to_key, to_numpy
 
-__all__ = ['SurgicalPredictionWriter', 'RESULT_NAMES', 'check_out_dir', 'write_phase_file']
+__all__ = ['SurgicalPredictionWriter', 'RESULT_NAMES', 'check_out_dir', 'clean_stale_stages',
+           'write_phase_file']
 
 #: Entries of an output folder that this writer owns (replaced with ``force``).
 RESULT_NAMES = ('metrics.json', 'pred', 'gt', 'scores.npz', 'predictions.npz', 'plots')
+#: Staging folders (``out_dir/.partial-<pid>``) and the marker that makes one ours.
+_STAGE = re.compile(r'^\.partial-(\d+)$')
+STAGE_MARKER = '.surgvista-partial.json'
 
 
 def check_out_dir(out_dir: str, force: bool = False) -> None:
@@ -54,6 +67,50 @@ def check_out_dir(out_dir: str, force: bool = False) -> None:
     if held and not force:
         raise FileExistsError(f'{out_dir} already holds results ({", ".join(held)}); use '
                               '--force to replace them, or another --out-dir')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_stages(out_dir: str) -> List[str]:
+    """Remove the staging folders that killed runs left in ``out_dir``.
+
+    Only a folder named ``.partial-<pid>`` holding this writer's marker, written on this host by
+    a process that no longer exists, is removed (a live run's stage and anything else are
+    kept).
+
+    Returns:
+        the removed folders.
+    """
+    removed: List[str] = []
+    if not osp.isdir(out_dir):
+        return removed
+    host = socket.gethostname()
+    for name in sorted(os.listdir(out_dir)):
+        m = _STAGE.match(name)
+        marker = osp.join(out_dir, name, STAGE_MARKER)
+        if not m or not osp.isfile(marker):
+            continue
+        try:
+            with open(marker, encoding='utf-8') as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if info.get('host') != host or info.get('pid') != int(m.group(1)) or \
+                _pid_alive(int(info['pid'])):
+            continue
+        shutil.rmtree(osp.join(out_dir, name), ignore_errors=True)
+        removed.append(osp.join(out_dir, name))
+        print_log(f'removed {osp.join(out_dir, name)}, the staging folder of an interrupted run '
+                  f'(process {info["pid"]})', logger='current')
+    return removed
 
 
 def write_phase_file(path: str, frames: Sequence[int], labels: Sequence[int]) -> None:
@@ -109,6 +166,7 @@ class SurgicalPredictionWriter(BaseMetric):
         self.plots = bool(plots)
         self.class_names = list(class_names) if class_names is not None else None
         check_out_dir(self.out_dir, self.force)
+        clean_stale_stages(self.out_dir)
 
     @property
     def dataset_meta(self) -> Optional[dict]:
@@ -138,8 +196,11 @@ class SurgicalPredictionWriter(BaseMetric):
                     gt = int(gt[0])
                 else:
                     gt = (gt != 0).astype(np.uint8)
+            vid = str(to_key(get_field(sample, 'video_id')))
+            if self.task == 'phase':  # names files: refused at the first batch, not the end
+                check_id(vid, where=f'SurgicalPredictionWriter ({self.out_dir})')
             self.results.append({
-                'video_id': str(to_key(get_field(sample, 'video_id'))),
+                'video_id': vid,
                 'frame_index': int(to_key(get_field(sample, 'frame_index', -1))),
                 'scores': to_numpy(get_field(sample, 'pred_score')).astype(np.float64).ravel(),
                 'gt': gt})
@@ -165,12 +226,7 @@ class SurgicalPredictionWriter(BaseMetric):
         Returns:
             The ``metrics.json`` content.
         """
-        parent = osp.dirname(osp.abspath(self.out_dir))
-        os.makedirs(parent, exist_ok=True)
-        stage = osp.join(parent, f'.{osp.basename(osp.abspath(self.out_dir))}.partial-'
-                                 f'{os.getpid()}')
-        shutil.rmtree(stage, ignore_errors=True)
-        os.makedirs(stage)
+        stage = self._make_stage()
         try:
             report = dict(task=self.task, num_samples=len(records),
                           videos=sorted({r['video_id'] for r in records}),
@@ -179,15 +235,26 @@ class SurgicalPredictionWriter(BaseMetric):
             report.update(writer(stage, records))
             from .report import write_json_atomic
             write_json_atomic(report, osp.join(stage, 'metrics.json'))
-            self._move_into_place(stage)
-        finally:
+        except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
+            raise
+        self._move_into_place(stage)  # keeps the stage when a move fails
+        shutil.rmtree(stage, ignore_errors=True)
         print_log(f'predictions, metrics and plots of {len(records)} samples written to '
                   f'{self.out_dir}', logger='current')
         return report
 
-    def _move_into_place(self, stage: str) -> None:
+    def _make_stage(self) -> str:
+        """A fresh ``out_dir/.partial-<pid>`` with its marker (on the results' file system)."""
         os.makedirs(self.out_dir, exist_ok=True)
+        stage = osp.join(self.out_dir, f'.partial-{os.getpid()}')
+        shutil.rmtree(stage, ignore_errors=True)
+        os.makedirs(stage)
+        with open(osp.join(stage, STAGE_MARKER), 'w', encoding='utf-8') as f:
+            json.dump(dict(pid=os.getpid(), host=socket.gethostname()), f)
+        return stage
+
+    def _move_into_place(self, stage: str) -> None:
         check_out_dir(self.out_dir, self.force)
         for name in RESULT_NAMES:  # an old metrics.json goes first: never a stale "complete"
             path = osp.join(self.out_dir, name)
@@ -195,9 +262,19 @@ class SurgicalPredictionWriter(BaseMetric):
                 shutil.rmtree(path)
             elif osp.exists(path):
                 os.remove(path)
-        names = [n for n in os.listdir(stage) if n != 'metrics.json'] + ['metrics.json']
-        for name in names:
-            os.replace(osp.join(stage, name), osp.join(self.out_dir, name))
+        names = [n for n in os.listdir(stage) if n not in ('metrics.json', STAGE_MARKER)]
+        moved: List[str] = []
+        try:
+            for name in names + ['metrics.json']:
+                os.replace(osp.join(stage, name), osp.join(self.out_dir, name))
+                moved.append(name)
+        except OSError as exc:
+            os.remove(osp.join(stage, STAGE_MARKER))  # kept: not a stale stage to clean
+            rest = [n for n in names + ['metrics.json'] if n not in moved]
+            raise OSError(exc.errno, f'could not move the results into {self.out_dir} '
+                                     f'({exc.strerror or exc}); moved: {moved or "nothing"}; '
+                                     f'kept in {stage}: {rest} (move them into {self.out_dir} '
+                                     'by hand, metrics.json last)') from exc
 
     def _by_video(self, records: List[Dict]) -> Dict[str, List[Dict]]:
         videos: Dict[str, List[Dict]] = {}
@@ -216,10 +293,12 @@ class SurgicalPredictionWriter(BaseMetric):
             os.makedirs(osp.join(stage, sub))
         for vid, rows in self._by_video(records).items():
             frames = [r['frame_index'] for r in rows]
-            write_phase_file(osp.join(stage, 'pred', f'{vid}-phase.txt'), frames,
-                             [int(np.argmax(r['scores'])) for r in rows])
-            write_phase_file(osp.join(stage, 'gt', f'{vid}-phase.txt'), frames,
-                             [r['gt'] for r in rows])
+            for sub, labels in (('pred', [int(np.argmax(r['scores'])) for r in rows]),
+                                ('gt', [r['gt'] for r in rows])):
+                folder = osp.join(stage, sub)
+                write_phase_file(safe_child(folder, f'{vid}-phase.txt', f'{sub} file of video '
+                                                                        f'{vid!r}'),
+                                 frames, labels)
         np.savez(osp.join(stage, 'scores.npz'), scores=scores,
                  labels=np.asarray([r['gt'] for r in records], np.int64),
                  video_ids=np.asarray([r['video_id'] for r in records]),

@@ -38,15 +38,18 @@ def extract_features(model: torch.nn.Module, entries: Sequence, pipeline: FrameP
     """Write ``<out_dir>/<video_id>.npz`` for every manifest entry (skipping finished ones).
 
     Every video is opened and checked before any is processed (a missing frame or an
-    unreadable video raises naming it).
+    unreadable video raises naming it), and so is every output path: an id that would put its
+    file outside ``out_dir`` raises ``UnsafePathError`` before anything is written.
 
     Returns:
         ``{'written': [...], 'skipped': [...]}`` video ids.
     """
     from surgvista_mm.utils.io import atomic_writer
+    from surgvista_mm.utils.paths import safe_child
     todo, skipped = [], []
     for entry in entries:
-        path = osp.join(out_dir, f'{entry.video_id}.npz')
+        path = safe_child(out_dir, f'{entry.video_id}.npz', f'feature file of video '
+                                                          f'{entry.video_id!r}')
         if osp.isfile(path):
             skipped.append(entry.video_id)
         else:

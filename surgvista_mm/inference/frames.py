@@ -12,10 +12,10 @@ import os
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from surgvista_mm.datasets.manifest import native_index, num_frames_at_1fps
+from surgvista_mm.datasets.media import header_fps_warning
 from surgvista_mm.evaluation.functional.stats import natural_key
 
 __all__ = ['FrameSource', 'open_frames', 'open_manifest_entry', 'IMAGE_EXTENSIONS']
@@ -75,10 +75,13 @@ class FrameSource:
 
 
 def _read_image(path: str) -> np.ndarray:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f'cannot decode image {path}')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    from surgvista_mm.datasets.transforms.jpeg import decode_image
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:  # corrupt JPEG data is an error, not a grey block
+        return decode_image(data)
+    except ValueError as e:
+        raise ValueError(f'cannot decode image {path}: {e}') from e
 
 
 def open_frames(path: str, fps: Optional[float] = None) -> FrameSource:
@@ -114,6 +117,13 @@ def open_frames(path: str, fps: Optional[float] = None) -> FrameSource:
         raise RuntimeError(f'{path}: the video holds no frames')
     source = FrameSource(path, osp.splitext(osp.basename(path))[0], n, native_fps,
                          reader=reader)
+    warning = header_fps_warning(reader, native_fps, source.video_id, path)
+    if warning:  # a variable frame rate: second k is not native frame round(k * fps)
+        import logging
+
+        from mmengine.logging import print_log
+        print_log(warning + ' (or pass the real rate with --fps)', logger='current',
+                  level=logging.WARNING)
     try:  # a truncated file fails here, before any inference
         source.read(np.array([0, n - 1]))
     except RuntimeError as e:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os.path as osp
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
@@ -197,17 +196,21 @@ def _csv_text(result: OnlineResult) -> str:
 def write_online_outputs(result: OnlineResult, out_dir: str, extra: Optional[Dict] = None,
                          plot: bool = True) -> Dict[str, str]:
     """Write ``<stem>_phases.csv``, ``<stem>_phases.json`` and ``<stem>_timeline.png``
-    (atomically; the JSON last). Returns the written paths by kind."""
+    (atomically; the JSON last; a path outside ``out_dir`` is refused before any is written).
+    Returns the written paths by kind."""
     from surgvista_mm.utils.io import atomic_writer
+    from surgvista_mm.utils.paths import safe_child
     stem = result.video_id
-    paths = dict(csv=osp.join(out_dir, f'{stem}_phases.csv'),
-                 json=osp.join(out_dir, f'{stem}_phases.json'))
+    paths = {kind: safe_child(out_dir, f'{stem}_{name}', f'{kind} output of video {stem!r}')
+             for kind, name in (('csv', 'phases.csv'), ('json', 'phases.json'),
+                                ('timeline', 'timeline.png'))}
+    if not plot:
+        del paths['timeline']
     with atomic_writer(paths['csv'], 'w') as f:
         f.write(_csv_text(result))
     if plot:
         from surgvista_mm.visualization import save_figure
         from surgvista_mm.visualization.results_plots import plot_phase_timeline
-        paths['timeline'] = osp.join(out_dir, f'{stem}_timeline.png')
         conf = result.probs[np.arange(len(result.probs)), result.phase_ids]
         fig = plot_phase_timeline(result.phase_ids, conf, result.class_names,
                                   title=f'{stem}: online phase recognition '

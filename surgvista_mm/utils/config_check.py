@@ -27,7 +27,8 @@ RUNNER_KEYS = (
     'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor', 'load_from', 'resume',
     'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
     'randomness', 'experiment_name', 'cfg', 'custom_imports', 'runner_type', 'model_wrapper_cfg',
-    'vis_backends', 'compile', 'allow_partial_resume')
+    'vis_backends', 'compile', 'allow_partial_resume', 'resume_allow_model_change',
+    'resume_override_optim')
 # keys a registry's build function consumes itself (never passed to the constructor)
 _BUILDER_KEYS = {'type', '_scope_'}
 

@@ -12,13 +12,23 @@ import math
 import os
 import tempfile
 from contextlib import contextmanager
-from typing import IO, Any, Iterator
+from typing import IO, Any, Dict, Iterator
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
+
+
+def default_dir_mode() -> int:
+    """The permissions ``os.makedirs`` gives a folder (``0o777`` less the umask), for folders
+    made with ``tempfile.mkdtemp`` (private ``0o700``) and then renamed into place."""
+    return 0o777 & ~_umask()
 
 
 @contextmanager
@@ -67,6 +77,57 @@ def _nan_to_none(obj: Any) -> Any:  # and +-inf
     if isinstance(obj, (list, tuple)):
         return [_nan_to_none(v) for v in obj]
     return obj
+
+
+def read_text(path: str) -> str:
+    """The UTF-8 text of ``path``, a leading byte-order mark (BOM) removed.
+
+    Raises:
+        ValueError: the file is not UTF-8, naming it, the line and the byte offset (instead of
+            Python's ``'utf-8' codec can't decode byte 0xe9 in position 20``, which names no
+            file).
+    """
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ValueError(f'{path}:{line}: not UTF-8 text (byte {raw[e.start]:#04x} at offset '
+                         f'{e.start}); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)') \
+            from e
+
+
+def read_npz(path: str) -> Dict[str, Any]:
+    """Every array of a ``.npz`` file, read without unpickling.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file: not an ``.npz`` (zip) archive, a damaged one, or one holding
+            Python objects (object arrays are never unpickled: that could run code; save plain
+            numeric / string arrays).
+    """
+    import zipfile
+
+    import numpy as np
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'file not found: {path}')
+    with open(path, 'rb') as f:
+        magic = f.read(4)
+    if magic != b'PK\x03\x04':
+        raise ValueError(f'{path} is not an .npz file (a zip archive of arrays, as numpy.savez '
+                         f'writes): it starts with {magic!r}')
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as e:
+        if 'pickle' in str(e):
+            raise ValueError(f'{path} holds Python objects (an object array), which are never '
+                             'unpickled (that could run code); save plain numeric or string '
+                             'arrays') from None
+        raise ValueError(f'{path} is a damaged .npz file ({e})') from e
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f'{path} is a damaged .npz file ({type(e).__name__}: {e})') from e
 
 
 def read_json(path: str, what: str) -> Any:

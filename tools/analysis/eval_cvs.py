@@ -18,9 +18,10 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)  # run from a clone too
 
-from surgvista_mm.evaluation.functional.cvs import cvs_metrics  # noqa: E402
+from surgvista_mm.evaluation.functional.cvs import cvs_metrics, nan_notes  # noqa: E402
 from surgvista_mm.evaluation.functional.ranking import single_label_metrics  # noqa: E402
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
+from surgvista_mm.utils.io import read_npz  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -38,8 +39,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        with np.load(args.pred, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = read_npz(args.pred)
         need = ['labels', 'scores'] if args.single_label else ['targets', 'scores']
         need += ['video_ids'] if args.per_video else []
         missing = [k for k in need if k not in arrays]
@@ -56,6 +56,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for key, value in res.items():
         if np.ndim(value) == 0:
             print(f'  {key:<24}{100 * value:8.2f}')
+    for note in nan_notes(res):
+        print(f'note: {note}')
     if args.out:
         write_json_atomic(res, args.out)
         print(f'written {args.out}')

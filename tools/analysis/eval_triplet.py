@@ -13,8 +13,6 @@ import os
 import sys
 from typing import List, Optional
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)  # run from a clone too
 
@@ -22,6 +20,7 @@ from surgvista_mm.utils.text import count  # noqa: E402
 from surgvista_mm.evaluation.functional.triplet import (  # noqa: E402
     CHOLECT50_NULL_CLASSES, COMPONENTS, load_triplet_map, triplet_metrics)
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
+from surgvista_mm.utils.io import read_npz  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -57,11 +56,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         null_classes = parse_null_classes(args.null_classes, args.maps is not None)
         mapping = load_triplet_map(args.maps)
-        with np.load(args.pred, allow_pickle=False) as data:
-            missing = {'targets', 'scores', 'video_ids'} - set(data.files)
-            if missing:
-                raise ValueError(f'{args.pred}: missing arrays {sorted(missing)}')
-            targets, scores, video_ids = data['targets'], data['scores'], data['video_ids']
+        data = read_npz(args.pred)
+        missing = {'targets', 'scores', 'video_ids'} - set(data)
+        if missing:
+            raise ValueError(f'{args.pred}: missing arrays {sorted(missing)}')
+        targets, scores, video_ids = data['targets'], data['scores'], data['video_ids']
         res = triplet_metrics(targets, scores, video_ids, mapping, null_classes,
                               ignore_null=not args.keep_null)
     except (OSError, ValueError) as err:

@@ -9,7 +9,10 @@ INPUT: video files, folders of videos (searched recursively) or @list.txt (one p
 Writes DIR/<video_id>/000000.jpg, 000001.jpg, ... (video_id = file stem) and DIR/manifest.json
 (surgvista_mm.manifest/v1, each video's native fps and 1-fps frame count). Complete videos are
 skipped and partial ones continued, so an interrupted run can simply be started again; a folder
-made with other options is only redone with --force. Unreadable, truncated or empty videos are
+made with other options, or holding frames without this tool's .params.json, is only redone
+with --force, which removes only this tool's files (frames, .params.json, .summary.json); a
+DIR/<video_id> folder holding anything else (e.g. the input video, when --out is the input
+tree) is refused, naming those files. Unreadable, truncated or empty videos are
 listed at the end and make the exit status 1 unless --skip-bad. See docs/data.md.
 """
 from __future__ import annotations
@@ -44,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--skip-bad', action='store_true',
                    help='exit 0 even when some videos could not be read')
     p.add_argument('--force', action='store_true',
-                   help='re-extract videos already extracted (with any options)')
+                   help='re-extract videos already extracted (with any options); removes only '
+                        'the frame files and records this tool wrote')
     p.add_argument('--source', default=None, help='source name written into the manifest')
     return p.parse_args(argv)
 
@@ -57,12 +61,14 @@ def main(argv=None) -> int:
     try:
         report = extract_frames(args.inputs, args.out, opts, workers=args.workers,
                                 force=args.force, source=args.source)
-    except (FileNotFoundError, ValueError) as e:
+    except (ValueError, FileNotFoundError) as e:  # bad inputs, found before any extraction
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(f'{len(report.done)} extracted, {len(report.skipped)} already complete, '
           f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: '
           f'{report.manifest or "none (no complete video)"}')
+    for path, why in report.warnings.items():
+        print(f'WARNING {path}: {why}', file=sys.stderr)
     for path, why in report.refused.items():
         print(f'REFUSED {path}: {why}', file=sys.stderr)
     for path, why in report.bad.items():

@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Dict
 
+from surgvista_mm.utils.paths import id_problem
 from . import cataract, generic, laparoscopy, pretrain
-from .common import Plan, ReleaseError, write_plan
+from .common import Plan, ReleaseError, check_plan_ids, write_plan
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,14 @@ def prepare(dataset: str, root: str, out: str, check: bool = False, frames: str 
     segment files (default: each video's own).
 
     Raises:
-        ReleaseError: the release does not match the layout (file and line named), or ``root``
-            is not a folder.
+        ReleaseError: the release does not match the layout (file and line named), ``root``
+            is not a folder, or ``name`` is not a safe file name
+            (``surgvista_mm/utils/paths.py``: e.g. ``../x``).
         FileExistsError: ``out`` holds files of the plan and ``force`` is not set.
     """
+    if name is not None and id_problem(name) is not None:
+        raise ReleaseError(f'--name {name!r}: {id_problem(name)}; it names the manifest file '
+                           '(manifests/<name>.json): use a plain name such as "esd57"')
     if dataset not in CONVERTERS:
         raise KeyError(f'unknown dataset {dataset!r}; expected one of {sorted(CONVERTERS)}')
     if not os.path.isdir(root):
@@ -90,6 +95,7 @@ def prepare(dataset: str, root: str, out: str, check: bool = False, frames: str 
                                '(start_frame,end_frame,phase)')
         kwargs['segment_fps'] = fps
     plan = spec.convert(root, frames=frames, tolerance=tol, **kwargs)
+    check_plan_ids(plan)
     if not check:
         write_plan(plan, out, force=force)
     return plan

@@ -3,6 +3,7 @@ written through a temporary folder, and readers that name ``file:line`` in their
 from __future__ import annotations
 
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -11,7 +12,12 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mmengine.logging import print_log
+
 from surgvista_mm.datasets.manifest import MANIFEST_FORMAT, load_manifest, num_frames_at_1fps
+from surgvista_mm.datasets.media import header_fps_warning
+from surgvista_mm.utils.io import default_dir_mode
+from surgvista_mm.utils.paths import UnsafePathError, id_problem, safe_child
 
 _INT = re.compile(r'-?\d+')
 
@@ -52,14 +58,35 @@ class Plan:
         return '\n'.join(lines)
 
 
+def check_plan_ids(plan: Plan) -> None:
+    """Raise ``ReleaseError`` for a video id of the plan's manifests that is not a safe file
+    name (``surgvista_mm/utils/paths.py``), naming the manifest and the id."""
+    for rel, (_, videos) in plan.manifests.items():
+        for v in videos:
+            problem = id_problem(v.get('video_id'))
+            if problem is not None:
+                raise ReleaseError(f'{rel}: video id {v.get("video_id")!r} cannot be used as a '
+                                   f'file name: {problem} (rename that video or folder)')
+
+
 def write_plan(plan: Plan, out: str, force: bool = False) -> None:
     """Write ``plan`` under ``out``: everything goes to a temporary folder beside ``out`` first,
     then each file is renamed into place (so a failure leaves ``out`` untouched).
 
+    The folders get the user's umask (as ``mkdir`` would), not the temporary folder's private
+    ``0o700``.
+
     Raises:
         FileExistsError: a file of the plan exists in ``out`` and ``force`` is not set.
+        ReleaseError: a file of the plan would land outside ``out`` (e.g. through a video id
+            or ``--name``); nothing is written.
     """
     rels = list(plan.files) + list(plan.manifests)
+    for rel in rels:
+        try:
+            safe_child(out, rel)
+        except UnsafePathError as e:
+            raise ReleaseError(str(e)) from e
     existing = [r for r in rels if osp.exists(osp.join(out, r))]
     if existing and not force:
         more = ' ...' if len(existing) > 5 else ''
@@ -68,6 +95,7 @@ def write_plan(plan: Plan, out: str, force: bool = False) -> None:
     parent = osp.dirname(osp.abspath(out))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.' + osp.basename(osp.abspath(out)) + '.prepare-', dir=parent)
+    os.chmod(tmp, default_dir_mode())
     try:
         for rel, data in plan.files.items():
             path = osp.join(tmp, rel)
@@ -166,7 +194,8 @@ def read_label_rows(path: str, sep: Optional[str], classes: Sequence[str],
 
 # ------------------------------------------------------------------------------ videos
 def probe_video(path: str) -> Tuple[int, float]:
-    """``(native frame count, native fps)`` of a video file, read with decord."""
+    """``(native frame count, native fps)`` of a video file, read with decord; a frame rate
+    that does not fit the frames' timestamps is logged as a WARNING naming the video."""
     if not osp.isfile(path):
         raise ReleaseError(f'missing file: {path}')
     import decord
@@ -177,6 +206,9 @@ def probe_video(path: str) -> Tuple[int, float]:
         raise ReleaseError(f'{path}: unreadable video ({e})') from e
     if n <= 0 or not fps > 0:
         raise ReleaseError(f'{path}: empty video or no frame rate')
+    warning = header_fps_warning(reader, fps, osp.splitext(osp.basename(path))[0], path)
+    if warning:
+        print_log(warning, logger='current', level=logging.WARNING)
     return n, fps
 
 

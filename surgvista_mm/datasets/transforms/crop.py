@@ -324,6 +324,12 @@ class SurgicalFrameCropLoader(BaseTransform):
         from .jpeg import decode_jpeg_torch
         if self.crop.interpolation != 'bilinear':
             raise ValueError("decoder='torch' resizes bilinearly only")
+        for k, data in zip(inds.tolist(), datas):  # torchvision / nvJPEG pad a truncated file
+            if b'\xff\xd9' not in data[-64:]:
+                path = self._frame_path(results, k)
+                raise UndecodableMediaError(f'frame {k} of video {results["video_id"]!r} cannot '
+                                            f'be decoded: {path} (truncated JPEG: no '
+                                            'end-of-image marker)', path, results['video_id'], k)
         try:
             imgs = decode_jpeg_torch(datas, self.decode_device)
         except RuntimeError as e:

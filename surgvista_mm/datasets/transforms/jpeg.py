@@ -279,6 +279,39 @@ def is_jpeg(data: bytes) -> bool:
     return len(data) > 3 and data[0] == 0xFF and data[1] == 0xD8
 
 
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode an image file's bytes to RGB, treating libjpeg's warnings as errors.
+
+    OpenCV's ``imdecode`` (and ``torchvision``'s CPU decoder) print libjpeg's "Corrupt JPEG
+    data" / "Premature end of JPEG file" warnings to stderr and return an image padded with grey
+    or garbage. Here a JPEG is decoded with libjpeg-turbo with ``TJPARAM_STOPONWARNING`` set
+    (:class:`TurboJpeg`; the same pixels as ``cv2.imdecode``, ``tests/test_perf_jpeg.py``), so such
+    a file raises. Other formats (PNG ...) and CMYK JPEGs go through ``cv2.imdecode``; without
+    libturbojpeg a JPEG lacking its end-of-image marker (truncated) still raises.
+
+    Returns:
+        uint8 ``[H, W, 3]`` RGB (grey images are replicated to three channels).
+
+    Raises:
+        ValueError: the bytes are not a decodable image, or a JPEG's data is corrupt
+            (libjpeg's message, e.g. ``Corrupt JPEG data: premature end of data segment``).
+    """
+    import cv2
+    turbo = default_turbojpeg() if is_jpeg(data) else None
+    if turbo is not None:
+        try:
+            return turbo.decode(data)
+        except ValueError as e:
+            if not str(e).startswith('CMYK'):
+                raise
+    elif is_jpeg(data) and b'\xff\xd9' not in data[-64:]:
+        raise ValueError('truncated JPEG (no end-of-image marker)')
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError('not a decodable colour image')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def dct_scale_for(crop_w: int, crop_h: int, out_w: int, out_h: int) -> int:
     """Smallest ``M`` (of the DCT scale ``M/8``, M in 1..8) whose scaled crop still covers
     ``out_w x out_h``: the reduced-size decoding of ``dct_scale=True`` (changes pixels)."""

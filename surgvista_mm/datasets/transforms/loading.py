@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
 from surgvista_mm.registry import TRANSFORMS
+from .jpeg import decode_image
 from ..manifest import native_index
 from ..media import (MediaIndexError, MissingMediaError, UndecodableMediaError,
                      check_frame_bytes, first_bad_frame, media_context)
@@ -90,12 +90,8 @@ class SurgicalFrameLoader(BaseTransform):
                 raise MissingMediaError(f'frame {k} of video {vid!r} not found: {path}', path,
                                         vid, k) from e
             check_frame_bytes(data, path, vid, k)
-            with media_context(path, vid, k):
-                img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            if img is None or img.ndim != 3 or img.shape[2] != 3:
-                raise UndecodableMediaError(f'frame {k} of video {vid!r} cannot be decoded as '
-                                            f'a colour image: {path}', path, vid, k)
-            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            with media_context(path, vid, k):  # corrupt JPEG data is an error, not grey
+                frames.append(decode_image(data))
         return frames
 
     def _load_video(self, results: Dict, inds: np.ndarray) -> List[np.ndarray]:

@@ -45,7 +45,8 @@ class SurgVistaCheckpointHook(CheckpointHook):
        rename; an ``OSError`` names the path),
     2. ``last_checkpoint`` is rewritten atomically to name it,
     3. only then are the checkpoints that fall out of ``max_keep_ckpts`` (and a superseded best
-       checkpoint) removed.
+       checkpoint) removed — only files in this run's own checkpoint folder: a run resumed from
+       another run's checkpoint inherits that run's ``best_ckpt`` path, which is kept.
 
     ``before_train`` also removes temporary files (``.*.pth.tmp``) that an interrupted save left in
     the checkpoint folder, naming them in the log.
@@ -76,6 +77,12 @@ class SurgVistaCheckpointHook(CheckpointHook):
 
     def _remove(self, runner, paths: List[str]) -> None:  # noqa: ANN001
         for path in paths:
+            if not self._in_own_folder(path):
+                # e.g. the best checkpoint of the run this one resumed from (--resume other/...):
+                # its path comes from the checkpoint's message hub; never touch another run's files
+                runner.logger.info(f'kept {path}: not in this run\'s checkpoint folder '
+                                   f'{self.out_dir}')
+                continue
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):  # deepspeed writes folders
@@ -83,6 +90,14 @@ class SurgVistaCheckpointHook(CheckpointHook):
             else:
                 continue
             runner.logger.info(f'removed the superseded checkpoint {path}')
+
+    def _in_own_folder(self, path: str) -> bool:
+        """``path`` lies in this run's checkpoint folder (``out_dir``; links resolved). Remote
+        folders compare as strings."""
+        if '://' in str(self.out_dir):
+            return str(path).startswith(str(self.out_dir).rstrip('/') + '/')
+        folder = osp.realpath(str(self.out_dir))
+        return osp.dirname(osp.realpath(str(path))) == folder
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:  # noqa: ANN001
         superseded: List[str] = []

@@ -9,7 +9,7 @@
   one-vs-rest mAP without classes lacking positives).
 """
 import warnings
-from typing import Dict, Hashable, Optional, Sequence
+from typing import Dict, Hashable, List, Optional, Sequence
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
@@ -17,7 +17,7 @@ from sklearn.metrics import balanced_accuracy_score
 from .ranking import average_precision
 from .stats import natural_key, nanmean, nan_sample_std
 
-__all__ = ['CVS_CRITERIA', 'cvs_consensus', 'cvs_criteria_met', 'cvs_metrics']
+__all__ = ['CVS_CRITERIA', 'cvs_consensus', 'cvs_criteria_met', 'cvs_metrics', 'nan_notes']
 
 CVS_CRITERIA = ('C1', 'C2', 'C3')
 
@@ -104,3 +104,35 @@ def cvs_metrics(targets: np.ndarray,
                    video_mAP_std=nan_sample_std(per_video_map),
                    video_AP=nanmean(table, axis=0), per_video_mAP=per_video_map, videos=videos)
     return out
+
+
+def nan_notes(res: Dict, class_names: Optional[Sequence[str]] = None) -> List[str]:
+    """Why values of :func:`cvs_metrics` / ``single_label_metrics`` results are NaN.
+
+    AP is undefined for a criterion (class) without a positive sample: it is NaN and left out of
+    mAP; mAP itself is NaN when no criterion has a positive sample.
+
+    Args:
+        res: the result dict (``AP``, ``mAP``; ``video_mAP`` and ``videos`` when per video).
+        class_names: names of the ``AP`` entries (default: C1..C3 for three, else class ids).
+
+    Returns:
+        one sentence per NaN value, e.g. ``AP of C2 is NaN: no sample has C2 positive ...``.
+    """
+    ap = np.asarray(res.get('AP', []), dtype=np.float64)
+    names = list(class_names) if class_names is not None else (
+        list(CVS_CRITERIA) if ap.size == len(CVS_CRITERIA) and 'top1' not in res
+        else [str(c) for c in range(ap.size)])
+    notes = []
+    empty = [n for n, v in zip(names, ap) if np.isnan(v)]
+    if empty and len(empty) < ap.size:
+        notes.append(f'AP of {", ".join(empty)} is NaN: no sample is positive for '
+                     f'{"it" if len(empty) == 1 else "them"} (AP is undefined without positives), '
+                     f'so mAP averages the other {ap.size - len(empty)}')
+    if np.isnan(res.get('mAP', 0.0)):
+        notes.append(f'mAP is NaN: none of the {ap.size} criteria / classes has a positive sample '
+                     'in these targets (AP is undefined without positives); check that the '
+                     'targets are the right array (labels, not all zeros)')
+    if 'video_mAP' in res and np.isnan(res['video_mAP']):
+        notes.append('video_mAP is NaN: no video has a positive sample of any criterion')
+    return notes

@@ -1,0 +1,7 @@
+# Paper Fig. 4, EndoSSL (ViT-L/16) on Cholec80, stage 1: frame-level fine-tuning.
+# Commands from frames to the Fig. 4 number: docs/twostage.md
+# (RUN=work_dirs/twostage/endossl_vitl_cholec80):
+#   python tools/train.py configs/twostage/endossl_vitl_cholec80_frame.py --work-dir $RUN/frame
+_base_ = ['../_base_/twostage/frame_endossl_vitl.py', '../_base_/twostage/frame_cholec80.py']
+
+model = dict(cls_head=dict(num_classes={{_base_.num_classes}}))

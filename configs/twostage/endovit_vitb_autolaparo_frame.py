@@ -1,0 +1,7 @@
+# Paper Fig. 4, EndoViT (ViT-B/16) on AutoLaparo, stage 1: frame-level fine-tuning.
+# Commands from frames to the Fig. 4 number: docs/twostage.md
+# (RUN=work_dirs/twostage/endovit_vitb_autolaparo):
+#   python tools/train.py configs/twostage/endovit_vitb_autolaparo_frame.py --work-dir $RUN/frame
+_base_ = ['../_base_/twostage/frame_endovit_vitb.py', '../_base_/twostage/frame_autolaparo.py']
+
+model = dict(cls_head=dict(num_classes={{_base_.num_classes}}))

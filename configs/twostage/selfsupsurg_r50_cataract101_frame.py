@@ -1,0 +1,8 @@
+# Paper Fig. 4, SelfSupSurg (ResNet-50) on Cataract-101, stage 1: frame-level fine-tuning.
+# Commands from frames to the Fig. 4 number: docs/twostage.md
+# (RUN=work_dirs/twostage/selfsupsurg_r50_cataract101):
+#   python tools/train.py configs/twostage/selfsupsurg_r50_cataract101_frame.py \
+#       --work-dir $RUN/frame
+_base_ = ['../_base_/twostage/frame_selfsupsurg_r50.py', '../_base_/twostage/frame_cataract101.py']
+
+model = dict(cls_head=dict(num_classes={{_base_.num_classes}}))
