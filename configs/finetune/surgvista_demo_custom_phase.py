@@ -1,60 +1,39 @@
-# The custom phase template (surgvista_vitb_custom_phase.py) at the demo's toy size, to check a
-# folder of your own on the CPU in minutes before the ViT-B run (docs/data.md, "Your own dataset"):
-#   python tools/train.py configs/finetune/surgvista_demo_custom_phase.py --cfg-options data_root=data/mine
-# The model, clips and recipe are those of surgvista_demo_phase.py (8 frames of 64x64, 96 wide x 2
-# blocks, stride 2, fp32, 10 epochs, LR 2e-3); classes, manifest and class counts follow data_root
-# as in the template. From random weights; fine-tune the `make demo` backbone with
+# The demo fine-tuning recipe (surgvista_demo_phase.py: 8 frames of 64x64, 96 wide x 2 blocks,
+# stride 2, fp32, 10 epochs, LR 2e-3) on a folder of your own, read as the custom template
+# surgvista_vitb_custom_phase.py reads it: a CPU check of the folder in minutes before the ViT-B
+# run (docs/data.md, "Your own dataset, end to end"):
+#   python tools/train.py configs/finetune/surgvista_demo_custom_phase.py \
+#       --cfg-options data_root=data/mine
+# The manifest, the classes and every class count follow data_root; unrelaxed metrics, best
+# checkpoint on splits/val.txt. From random weights; fine-tune the `make demo` backbone with
 #   --cfg-options model.backbone.init_cfg.checkpoint=$(cat work_dirs/demo/last_checkpoint)
-_base_ = ['./surgvista_vitb_custom_phase.py']
+_base_ = ['./surgvista_demo_phase.py']
 
-num_frames = 8
-img_size = 64
-embed_dims = 96
-max_epochs = 10
-warmup_epochs = 1
-base_lr = 2e-3
-min_lr = 1e-6
+data_root = None  # required: --cfg-options data_root=DIR
+classes = '${data_root}/classes.txt'  # or a list of names
 
 model = dict(
-    backbone=dict(img_size=img_size, num_frames=num_frames, embed_dims=embed_dims, depth=2,
-                  num_heads=4, init_cfg=dict(checkpoint=None)),
-    cls_head=dict(in_channels=embed_dims, dropout_ratio=0.2),
-    data_preprocessor=dict(blending=dict(probs=[0.15, 0.15])))
+    cls_head=dict(num_classes=None),  # None: follows classes
+    data_preprocessor=dict(blending=dict(augments=[
+        dict(type='MixupBlending', alpha=0.8, num_classes=None),
+        dict(type='CutmixBlending', alpha=1.0, num_classes=None),
+    ])))
 
-train_pipeline = [
-    dict(type='SurgicalFrameLoader'),
-    dict(type='VideoRandAugment', config_str='rand-m5-n1-mstd0.5', interpolation='bicubic'),
-    dict(type='VideoRandomResizedCrop', size=img_size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3)),
-    dict(type='VideoFlip', flip_ratio=0.5),
-    dict(type='VideoRandomErasing', p=0.1, mode='pixel'),
-    dict(type='PackSurgVistaClipInputs'),
-]
-test_pipeline = [
-    dict(type='SurgicalFrameLoader'),
-    dict(type='mmaction.Resize', scale=(img_size, img_size), keep_ratio=False,
-         interpolation='bilinear'),
-    dict(type='PackSurgVistaClipInputs'),
-]
-_loader = dict(batch_size=8, num_workers=2, persistent_workers=True, pin_memory=False)
-_clip = dict(clip_len=num_frames, frame_interval=2)
-train_dataloader = dict(_loader, dataset=dict(_clip, pipeline=train_pipeline))
-val_dataloader = dict(_loader, dataset=dict(_clip, pipeline=test_pipeline))
-test_dataloader = dict(_loader, dataset=dict(_clip, pipeline=test_pipeline))
+_custom = dict(type='SurgicalPhaseDataset', data_root='${data_root}',
+               manifest='manifests/*.json', label_dir='labels', classes=None,
+               label_file_tmpl='{video_id}.csv', label_fps=1, label_first_frame=0,
+               label_int_base=0, label_header=True, clip_len={{_base_.num_frames}},
+               frame_interval=2, seed=0)
+train_dataloader = dict(dataset=dict(_custom, _delete_=True, include='splits/train.txt',
+                                     pipeline={{_base_.train_pipeline}}))
+val_dataloader = dict(dataset=dict(_custom, _delete_=True, include='splits/val.txt',
+                                   pipeline={{_base_.test_pipeline}}, test_mode=True))
+test_dataloader = dict(dataset=dict(_custom, _delete_=True, include='splits/test.txt',
+                                    pipeline={{_base_.test_pipeline}}, test_mode=True))
 
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',  # fp32 on the CPU
-    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    constructor='SurgVistaOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.75,
-                       no_decay_keys=('pos_embed', 'mask_token', 'cls_token')),
-    clip_grad=None)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, end_factor=1.0, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=min_lr / base_lr,
-         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs)
-default_hooks = dict(logger=dict(interval=10))
-total_batch = 8
+val_evaluator = dict(_delete_=True, type='SurgicalPhaseMetric', num_classes=None,
+                     relaxation='none')
+test_evaluator = dict(_delete_=True, type='SurgicalPhaseMetric', num_classes=None,
+                      relaxation='none', bootstrap=1000, seed=0)
+
+default_hooks = dict(checkpoint=dict(save_best='phase/unrelaxed/jaccard'))
