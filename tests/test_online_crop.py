@@ -65,7 +65,10 @@ def letterboxed_release(tmp_path_factory):
 
 
 def test_crop_box_recorded_in_the_manifests(letterboxed_release):
-    for path in (f'{letterboxed_release["frames"]}/manifest.json',
+    built = f'{letterboxed_release["base"]}/built.json'  # build_manifest.py keeps it too
+    assert load_tool('build_manifest').main([letterboxed_release['frames'], '--out', built,
+                                             '--frames-glob', '*.png']) == 0
+    for path in (f'{letterboxed_release["frames"]}/manifest.json', built,
                  f'{letterboxed_release["out"]}/manifests/mine.json'):
         with open(path) as f:
             videos = json.load(f)['videos']

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import os.path as osp
 import re
@@ -112,14 +113,28 @@ def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_fr
                 if not allow_gaps:
                     raise ValueError(msg + '; pass --allow-gaps to keep the frames before it')
                 print(f'warning: {msg}; keeping {contiguous} frames', file=sys.stderr)
-            frame_videos.append(dict(video_id=vid, frame_dir=rel_dir, num_frames=contiguous,
-                                     filename_tmpl=tmpl, offset=offset))
+            video = dict(video_id=vid, frame_dir=rel_dir, num_frames=contiguous,
+                         filename_tmpl=tmpl, offset=offset)
+            box = _extraction_crop_box(dirpath)
+            if box is not None:  # extract_frames.py --crop-margin: online_phase.py reads it
+                video['crop_box'] = box
+            frame_videos.append(video)
         for f in sorted(filenames):
             if exts and f.lower().endswith(exts):
                 rel = f'{rel_dir}/{f}' if rel_dir != '.' else f
                 vid = _video_id(root, osp.splitext(rel)[0], id_from)
                 video_files.append((vid, rel))
     return frame_videos, video_files
+
+
+def _extraction_crop_box(frame_dir: str) -> Optional[List[int]]:
+    """The ``crop_box`` that ``tools/data/extract_frames.py`` recorded for a frame folder."""
+    summary = osp.join(frame_dir, '.summary.json')
+    if not osp.isfile(summary):
+        return None
+    with open(summary, encoding='utf-8') as f:
+        box = json.load(f).get('crop_box')
+    return None if box is None else [int(b) for b in box]
 
 
 def count_video(path: str, video_id: str = '') -> Tuple[int, float]:
