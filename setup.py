@@ -12,7 +12,7 @@ cannot see installed packages under pip's build isolation, so the choice is an e
 """
 import os
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,10 +32,13 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.9',
-    packages=find_packages(include=['surgvista_mm', 'surgvista_mm.*']),
-    package_data={'surgvista_mm': ['evaluation/data/*.txt', 'evaluation/data/*.json',
-                                  'evaluation/data/classes/*.txt',
-                                  'data_prep/benchmark_splits/*.txt']},
+    # the data folders (no __init__.py) are declared as packages of their own, so setuptools
+    # neither warns "Package would be ignored" nor drops them in a future release
+    packages=find_namespace_packages(include=['surgvista_mm', 'surgvista_mm.*'],
+                                     exclude=['*.__pycache__']),
+    package_data={'surgvista_mm.evaluation.data': ['*.txt', '*.json'],
+                  'surgvista_mm.evaluation.data.classes': ['*.txt'],
+                  'surgvista_mm.data_prep.benchmark_splits': ['*.txt']},
     include_package_data=True,
     install_requires=[
         'torch>=2.6',  # safe_globals, and weights_only=True by default for mmengine's loaders

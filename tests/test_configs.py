@@ -19,6 +19,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p and osp.join('configs', 'twostage') not in p)
 VITB_ENCODER_PARAMS = 86_227_200
+# the templates for one's own data need their one required option
+CUSTOM = osp.join(ROOT, 'tests', 'data', 'custom_dataset')
+OPTIONS = {'configs/finetune/surgvista_vitb_custom_phase.py': dict(data_root=f'{CUSTOM}/phase'),
+           'configs/finetune/surgvista_vitb_custom_triplet.py':
+               dict(data_root=f'{CUSTOM}/triplet'),
+           'configs/finetune/surgvista_demo_custom_phase.py': dict(data_root=f'{CUSTOM}/phase')}
 
 
 def _rel(path: str) -> str:
@@ -34,7 +40,7 @@ def test_configs_found():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_rel)
 def test_config_builds(path):
-    cfg = load_config(path)
+    cfg = load_config(path, OPTIONS.get(_rel(path)))
     check_config(cfg, path)
     assert cfg.default_scope == 'surgvista_mm'
     if cfg.model.backbone.get('embed_dims', 0) > 768:  # ViT-L students: shapes only (memory)

@@ -169,3 +169,31 @@ def test_visualize_reconstruction_two_checkpoints(demo, tmp_path):
                                   clip[2 * t0, 16 * h0:16 * h0 + 16, 16 * w0:16 * w0 + 16])
     assert np.isnan(rec.patch_mse[visible]).all() and np.isfinite(rec.patch_mse[~visible]).all()
     shutil.rmtree(str(tmp_path), ignore_errors=True)
+
+
+def test_extract_features_from_a_pretraining_checkpoint(demo, tmp_path, capsys):
+    """A pre-training checkpoint loads into the fine-tuning config's encoder (as fine-tuning
+    starts from it); --cfg-options are checked and applied."""
+    from surgvista_mm.inference.model import build_feature_model, build_model_from_config
+    from surgvista_mm.utils import load_config
+    pre_cfg = Config.fromfile(PRETRAIN)
+    pre_cfg.model.update(teacher=None, distill_decoder=None, distill_head=None)
+    torch.manual_seed(3)
+    pre = build_model_from_config(pre_cfg)
+    ckpt = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': pre.state_dict(), 'meta': {'epoch': 1}}, ckpt)
+    model, kind = build_feature_model(load_config(FINETUNE), ckpt)
+    assert kind == 'encoder'
+    assert torch.equal(model.backbone.blocks[1].attn.qkv.weight, pre.backbone.blocks[1].attn.qkv.weight)
+    assert torch.equal(model.cls_head.fc_norm.weight, torch.ones(96))
+    tool = load_tool('analysis/extract_features')
+    out = str(tmp_path / 'features')
+    args = [FINETUNE, ckpt, '--manifest', osp.join(demo, 'manifests', 'demo_frames.json'),
+            '--include', 'video03', '--out-dir', out, '--no-progress']
+    assert tool.main(args + ['--cfg-options', 'test_dataloader.dataset.frame_interval=1']) == 0
+    assert 'no classification head: the encoder as fine-tuning starts from it' in \
+        capsys.readouterr().out
+    with np.load(osp.join(out, 'video03.npz')) as z:
+        assert z['features'].shape == (24, 96) and np.isfinite(z['features']).all()
+    assert tool.main(args + ['--cfg-options', 'max_epochs=3']) == 2
+    assert 'set train_cfg.max_epochs' in capsys.readouterr().err

@@ -196,7 +196,7 @@ def test_train_py_seed_and_resume_flags():
     from tests.helpers.tools import load_tool
     tool = load_tool('train')
     base = dict(config=DEMO_CFG, work_dir=None, cfg_options=None, launcher='none', local_rank=0,
-                resume=None, no_resume=False, seed=None)
+                resume=None, no_resume=False, seed=None, sources=None)
     cfg = tool.configure(argparse.Namespace(**base))
     assert cfg.resume is True and cfg.train_dataloader.dataset.seed == 0
     assert cfg.work_dir == osp.join('work_dirs', 'surgvista_demo')

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import os.path as osp
 import re
@@ -112,14 +113,28 @@ def scan(root: str, frames_glob: Optional[str], video_exts: Sequence[str], id_fr
                 if not allow_gaps:
                     raise ValueError(msg + '; pass --allow-gaps to keep the frames before it')
                 print(f'warning: {msg}; keeping {contiguous} frames', file=sys.stderr)
-            frame_videos.append(dict(video_id=vid, frame_dir=rel_dir, num_frames=contiguous,
-                                     filename_tmpl=tmpl, offset=offset))
+            video = dict(video_id=vid, frame_dir=rel_dir, num_frames=contiguous,
+                         filename_tmpl=tmpl, offset=offset)
+            box = _extraction_crop_box(dirpath)
+            if box is not None:  # extract_frames.py --crop-margin: online_phase.py reads it
+                video['crop_box'] = box
+            frame_videos.append(video)
         for f in sorted(filenames):
             if exts and f.lower().endswith(exts):
                 rel = f'{rel_dir}/{f}' if rel_dir != '.' else f
                 vid = _video_id(root, osp.splitext(rel)[0], id_from)
                 video_files.append((vid, rel))
     return frame_videos, video_files
+
+
+def _extraction_crop_box(frame_dir: str) -> Optional[List[int]]:
+    """The ``crop_box`` that ``tools/data/extract_frames.py`` recorded for a frame folder."""
+    summary = osp.join(frame_dir, '.summary.json')
+    if not osp.isfile(summary):
+        return None
+    with open(summary, encoding='utf-8') as f:
+        box = json.load(f).get('crop_box')
+    return None if box is None else [int(b) for b in box]
 
 
 def count_video(path: str, video_id: str = '') -> Tuple[int, float]:
@@ -163,11 +178,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     exclude = set(read_id_list(args.exclude_list, 'exclude list') or ())
     videos: List[dict] = [v for v in frame_videos if v['video_id'] not in exclude]
     todo = [(vid, rel) for vid, rel in video_files if vid not in exclude]
-    for vid, rel in tqdm(todo, desc='counting video frames', unit='video', disable=not todo):
+    bar = tqdm(todo, desc='counting video frames', unit='video', disable=not todo)
+    for vid, rel in bar:
         try:
             n, fps = count_video(osp.join(root, rel), vid)
-        except Exception as e:  # decord raises its own error types
-            raise RuntimeError(f'cannot read video {vid!r} ({osp.join(root, rel)}): {e}') from e
+        except Exception as e:  # noqa: BLE001  (decord raises its own error types)
+            bar.close()
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            print(f'error: cannot read video {vid!r} ({osp.join(root, rel)}): not a readable '
+                  f'video ({reason[:200]}); nothing written', file=sys.stderr)
+            return 1
         videos.append(dict(video_id=vid, video=rel, num_frames=n, fps=fps))
     short = [v['video_id'] for v in videos if v['num_frames'] < args.min_frames]
     videos = [v for v in videos if v['num_frames'] >= args.min_frames]

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from surgvista_mm.datasets.manifest import atomic_write_bytes, write_manifest  # noqa: E402
+from surgvista_mm.utils.text import count  # noqa: E402
 
 PHASES = ['Preparation', 'CalotTriangleDissection', 'ClippingCutting', 'GallbladderDissection',
           'GallbladderPackaging', 'CleaningCoagulation', 'GallbladderRetraction']
@@ -394,7 +395,8 @@ def main(argv=None) -> int:
                 videos=ids, web_videos=web_ids, teacher=teacher_info)
     atomic_write_bytes(info_path, (json.dumps(info, indent=1) + '\n').encode())
     print(f'{out}: {w.written} files written, {w.kept} kept; frames {height}x{width}; '
-          f'{len(ids)} frame videos x {args.frames} frames, {len(web_ids)} mp4 videos; '
+          f'{len(ids)} frame videos x {args.frames} frames, '
+          f'{count(len(web_ids), "mp4 video")}; '
           f'teacher {ckpt}')
     return 0
 

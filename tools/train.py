@@ -11,7 +11,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 from mmengine.config import Config  # noqa: E402
 
 import surgvista_mm  # noqa: E402,F401  (registers the modules)
-from surgvista_mm.utils.config_check import ConfigError  # noqa: E402
+from surgvista_mm.utils.config_check import ConfigError, check_init_checkpoints  # noqa: E402
+from surgvista_mm.utils.config_follow import replace_sources  # noqa: E402
 from surgvista_mm.utils.cli import (add_runner_args, build_runner, finish_distributed,  # noqa: E402
                                     load_runner_config, parse_runner_args)
 
@@ -32,6 +33,9 @@ def parse_args() -> argparse.Namespace:
                         'the checkpoint\'s (the optimizer moments are kept)')
     parser.add_argument('--resume-allow-model-change', action='store_true',
                         help='resume even though the model config differs from the checkpoint\'s')
+    parser.add_argument('--sources', nargs='+', metavar='MANIFEST', default=None,
+                        help='pre-training: train on these manifests instead of the config\'s '
+                        'sources (one source per manifest, named by its file stem)')
     parser.add_argument('--seed', type=int, default=None,
                         help='overrides randomness.seed and the datasets\' seed (crops, masks)')
     add_runner_args(parser)
@@ -41,6 +45,8 @@ def parse_args() -> argparse.Namespace:
 def configure(args: argparse.Namespace) -> Config:
     """The config with the command line applied (work dir, resume, seed)."""
     cfg = load_runner_config(args)
+    if args.sources:
+        replace_sources(cfg, args.sources, args.config)
     if args.no_resume:
         cfg.resume, cfg.load_from = False, None
     elif args.resume == 'auto':
@@ -63,6 +69,7 @@ def main() -> None:
     args = parse_args()
     try:  # a bad key or value stops here, before the runner logs the config
         cfg = configure(args)
+        check_init_checkpoints(cfg, args.config)
         runner, _ = build_runner(cfg, args.config, args.launcher)
     except ConfigError as exc:
         raise SystemExit(f'error: {exc}') from None

@@ -158,15 +158,44 @@ def video_id_of(path: str) -> str:
     return osp.splitext(osp.basename(path))[0]
 
 
+def crop_sample_indices(num_frames: int) -> List[int]:
+    """The 1-fps frames ``margin_box`` looks at: up to 20, evenly spread over the video (the
+    same for extraction and for ``online_phase.py --crop-margin``)."""
+    return np.unique(np.linspace(0, num_frames - 1, min(num_frames, 20)).round()
+                     .astype(int)).tolist()
+
+
+def _refine_edges(frames: Sequence[np.ndarray], box: Tuple[int, int, int, int],
+                  threshold: int) -> Tuple[int, int, int, int]:
+    """Shrink ``box`` at full resolution to the rows / columns where, in some frame, most pixels
+    are brighter than ``threshold``: the coarse box (found at height 300) can reach a few
+    pixels into the margin (area resize, codec ringing at the edge), which left a black strip
+    (e.g. 8 rows above a letterboxed picture)."""
+    x0, y0, x1, y1 = box
+    rows = np.zeros(y1 - y0, bool)
+    cols = np.zeros(x1 - x0, bool)
+    for img in frames:
+        bright = cv2.cvtColor(np.ascontiguousarray(img[y0:y1, x0:x1]),
+                              cv2.COLOR_RGB2GRAY) > threshold
+        rows |= bright.mean(axis=1) > 0.5
+        cols |= bright.mean(axis=0) > 0.5
+    if not rows.any() or not cols.any():
+        return box
+    ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+    return (x0 + int(xs[0]), y0 + int(ys[0]), x0 + int(xs[-1]) + 1, y0 + int(ys[-1]) + 1)
+
+
 def margin_box(frames: Iterable[np.ndarray], height: int = CROP_HEIGHT,
                threshold: int = CROP_THRESHOLD, blur: int = CROP_BLUR) -> Tuple[int, int, int, int]:
     """Bounding box ``(x0, y0, x1, y1)`` (pixels, exclusive end) of the non-black region.
 
     Each frame (RGB uint8 ``[H, W, 3]``) is resized to ``height`` rows, turned grey, thresholded
     at ``grey > threshold`` and median-blurred (``blur``, odd); the box is the union over frames of
-    the boxes of the remaining pixels, scaled back to the frame size. All-black frames: the full
-    frame.
+    the boxes of the remaining pixels, scaled back to the frame size, then its edges are moved
+    in at full resolution past rows / columns that are mostly ``<= threshold`` in every frame
+    (``_refine_edges``). All-black frames: the full frame.
     """
+    frames = list(frames)
     box = None
     shape = None
     for img in frames:
@@ -186,7 +215,9 @@ def margin_box(frames: Iterable[np.ndarray], height: int = CROP_HEIGHT,
                                      max(box[3], b[3]))
     if shape is None:
         raise ValueError('margin_box needs at least one frame')
-    return box if box is not None else (0, 0, shape[1], shape[0])
+    if box is None:
+        return (0, 0, shape[1], shape[0])
+    return _refine_edges(frames, box, threshold)
 
 
 def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
@@ -329,8 +360,7 @@ def extract_video(path: str, out_dir: str, opts: ExtractOptions = ExtractOptions
 
     box = None
     if opts.crop_margin:
-        sample = np.unique(np.linspace(0, num - 1, min(num, 20)).round().astype(int))
-        box = margin_box(list(decode(sample.tolist())))
+        box = margin_box(list(decode(crop_sample_indices(num))))
     todo = [k for k in range(num)
             if not osp.isfile(osp.join(vdir, opts.filename_tmpl.format(k)))]
     shape = None
@@ -379,9 +409,12 @@ def write_frames_manifest(out_dir: str, source: Optional[str] = None) -> str:
         if summary is None:
             continue
         tmpl = '{:06d}.' + summary['params']['image_ext']
-        videos.append(dict(video_id=summary['video_id'], frame_dir=name,
-                           num_frames=summary['num_frames'], fps=summary['native_fps'],
-                           filename_tmpl=tmpl))
+        video = dict(video_id=summary['video_id'], frame_dir=name,
+                     num_frames=summary['num_frames'], fps=summary['native_fps'],
+                     filename_tmpl=tmpl)
+        if summary.get('crop_box') is not None:  # online_phase.py --manifest applies it
+            video['crop_box'] = list(summary['crop_box'])
+        videos.append(video)
     path = osp.join(out_dir, 'manifest.json')
     write_manifest(path, videos, source=source)
     return path
@@ -393,9 +426,15 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
     """Extract every video of ``inputs`` (see ``collect_videos``) into ``out_dir``.
 
     Bad videos and refused folders are collected in the report (the others still run); the
-    manifest lists every complete video folder of ``out_dir``.
+    manifest lists every complete video folder of ``out_dir`` (none is written while there is
+    no complete video: ``report.manifest`` is None).
+
+    Raises:
+        ValueError: ``inputs`` name no video file (nothing is written).
     """
     videos = collect_videos(inputs)
+    if not videos:
+        raise ValueError(f'no video file in {list(inputs)} (extensions: {", ".join(VIDEO_EXTS)})')
     os.makedirs(out_dir, exist_ok=True)
     report = ExtractReport()
     jobs = [(p, out_dir, opts, force) for p in videos]
@@ -421,5 +460,6 @@ def extract_frames(inputs: Sequence[str], out_dir: str, opts: ExtractOptions = E
             for fut in as_completed([pool.submit(_worker, job) for job in jobs]):
                 record(fut.result())
     bar.close()
-    report.manifest = write_frames_manifest(out_dir, source)
+    if any(osp.isfile(osp.join(out_dir, n, SUMMARY)) for n in os.listdir(out_dir)):
+        report.manifest = write_frames_manifest(out_dir, source)
     return report

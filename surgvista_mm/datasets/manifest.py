@@ -25,7 +25,9 @@ written), and exactly one of
   ``filename_tmpl.format(k + offset)`` (``filename_tmpl``/``offset`` may be set per video, e.g.
   ``"img_{:05d}.jpg"`` with ``offset`` 1 for 1-based names); an optional ``fps`` there is the
   native frame rate of the video the frames came from (used by label readers of per-native-frame
-  annotations, e.g. CATARACTS; not by the frame loader);
+  annotations, e.g. CATARACTS; not by the frame loader); an optional ``crop_box``
+  ``[x0, y0, x1, y1]`` (pixels, exclusive end) is the box ``extract_frames.py --crop-margin``
+  cut from each source frame (``online_phase.py --manifest`` cuts the same from the video);
 - ``video``: a video file; 1-fps frame ``k`` is native frame ``round(k * fps)`` (rounded half up),
   i.e. the frame shown at ``k`` seconds; ``fps`` is the native frame rate (read from the file when
   absent).
@@ -51,7 +53,8 @@ from surgvista_mm.utils.paths import check_id
 
 MANIFEST_FORMAT = 'surgvista_mm.manifest/v1'
 DEFAULT_FILENAME_TMPL = '{:06d}.jpg'
-_VIDEO_KEYS = {'video_id', 'frame_dir', 'video', 'num_frames', 'fps', 'filename_tmpl', 'offset'}
+_VIDEO_KEYS = {'video_id', 'frame_dir', 'video', 'num_frames', 'fps', 'filename_tmpl', 'offset',
+               'crop_box'}
 _TOP_KEYS = {'format', 'source', 'data_root', 'filename_tmpl', 'offset', 'videos'}
 
 
@@ -69,6 +72,8 @@ class VideoEntry:
         filename_tmpl: frame file name template (frame folders).
         offset: file index of 1-fps frame 0 (frame folders).
         source: name of the source (manifest path when unnamed).
+        crop_box: frame folders: ``(x0, y0, x1, y1)`` cut from the source video's frames at
+            extraction (None: not cropped); informative for the loader.
     """
 
     video_id: str
@@ -79,6 +84,7 @@ class VideoEntry:
     filename_tmpl: str = DEFAULT_FILENAME_TMPL
     offset: int = 0
     source: str = ''
+    crop_box: Optional[tuple] = None
 
     def to_results(self) -> dict:
         """Keys describing where the frames are, as used by ``SurgicalFrameLoader``."""
@@ -219,10 +225,16 @@ def _parse_video(v: dict, i: int, top: dict, data_root: str, source: str,
         tmpl.format(offset)
     except (IndexError, ValueError, KeyError, AttributeError) as e:
         raise ValueError(f'{where}: bad filename_tmpl {tmpl!r}: {e}') from e
+    box = v.get('crop_box')
+    if box is not None and not (isinstance(box, (list, tuple)) and len(box) == 4 and all(
+            isinstance(b, int) and b >= 0 for b in box) and box[0] < box[2] and box[1] < box[3]):
+        raise ValueError(f'{where}: crop_box must be [x0, y0, x1, y1] (x0 < x1, y0 < y1), got '
+                         f'{box!r}')
     if 'frame_dir' in v:
         return VideoEntry(vid, num, frame_dir=osp.join(data_root, v['frame_dir']),
                           fps=None if fps is None else float(fps),
-                          filename_tmpl=tmpl, offset=int(offset), source=source)
+                          filename_tmpl=tmpl, offset=int(offset), source=source,
+                          crop_box=None if box is None else tuple(box))
     return VideoEntry(vid, num, video=osp.join(data_root, v['video']),
                       fps=None if fps is None else float(fps), source=source)
 

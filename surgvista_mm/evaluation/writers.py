@@ -43,6 +43,7 @@ from mmengine.logging import print_log
 
 from surgvista_mm.registry import METRICS
 from surgvista_mm.utils.paths import check_id, safe_child
+from surgvista_mm.utils.text import count
 from .metrics._utils import deduplicate, get_field, to_key, to_numpy
 
 __all__ = ['SurgicalPredictionWriter', 'RESULT_NAMES', 'check_out_dir', 'clean_stale_stages',
@@ -327,7 +328,7 @@ class SurgicalPredictionWriter(BaseMetric):
         os.makedirs(osp.join(stage, 'plots'))
         title = (f'{res["protocol"]}: Jaccard {res["jaccard"]:.2f}, accuracy '
                  f'{res["accuracy"]:.2f}, image-level accuracy {res["image_accuracy"]:.2f} '
-                 f'({len(evaluation.videos)} videos, percent)')
+                 f'({count(len(evaluation.videos), "video")}, percent)')
         videos = [v[:-len('-phase')] if v.endswith('-phase') else v for v in evaluation.videos]
         fig = plot_phase_ribbons(dict(zip(videos, evaluation.gts)),
                                  dict(zip(videos, evaluation.preds)), names,
@@ -337,7 +338,7 @@ class SurgicalPredictionWriter(BaseMetric):
         save_figure(fig, osp.join(stage, 'plots', 'phase_ribbons.png'), dpi=100)
         fig = plot_confusion_matrix(np.concatenate(evaluation.gts),
                                     np.concatenate(evaluation.preds), names,
-                                    title=f'{len(evaluation.videos)} videos, unrelaxed, '
+                                    title=f'{count(len(evaluation.videos), "video")}, unrelaxed, '
                                           'rows normalised (ground truth)')
         save_figure(fig, osp.join(stage, 'plots', 'confusion_matrix.png'), dpi=100)
 

@@ -31,6 +31,8 @@ class FrameSource:
         video_id: file stem (or folder name).
         num_frames: number of 1-fps frames (seconds of video).
         fps: native frame rate of a video file (None for a folder).
+        crop_box: ``(x0, y0, x1, y1)`` cut from every frame of a video file (None: whole
+            frames); set by :func:`surgvista_mm.inference.crop.apply_crop`.
     """
 
     def __init__(self, path: str, video_id: str, num_frames: int, fps: Optional[float],
@@ -39,6 +41,7 @@ class FrameSource:
         self.video_id = video_id
         self.num_frames = num_frames
         self.fps = fps
+        self.crop_box: Optional[Tuple[int, int, int, int]] = None
         self._reader = reader
         self._files = files
 
@@ -58,6 +61,9 @@ class FrameSource:
         except decord.DECORDError as e:
             raise RuntimeError(f'cannot decode 1-fps frames {int(ks[0])}..{int(ks[-1])} of '
                                f'{self.path}: {e}') from e
+        if self.crop_box is not None:
+            x0, y0, x1, y1 = self.crop_box
+            batch = [f[y0:y1, x0:x1] for f in batch]
         return [np.ascontiguousarray(f, dtype=np.uint8) for f in batch]
 
     def iter_frames(self, chunk: int = 16) -> Iterator[Tuple[int, np.ndarray]]:

@@ -15,18 +15,23 @@ from mmengine.config import Config, ConfigDict
 from surgvista_mm.checkpoint.safe_load import load_checkpoint_file
 from surgvista_mm.checkpoint.state_dict import unwrap_state_dict
 
-__all__ = ['load_config_file', 'build_model_from_config', 'load_weights_into',
+__all__ = ['load_config_file', 'build_model_from_config', 'build_feature_model',
+           'load_weights_into',
            'check_checkpoint_fits',
            'wrap_evaluator', 'test_dataset_cfg', 'test_pipeline_cfg', 'clip_protocol',
            'class_names_of']
 
 
 def load_config_file(config: Union[str, Config], cfg_options: Optional[Dict] = None) -> Config:
-    """Read a config file (or take a Config) and apply ``cfg_options``."""
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    """Read a config file as the training tools do (``surgvista_mm.utils.load_config``: checked
+    options, then the followed settings such as ``${data_root}`` and ``classes``), or take a
+    Config and apply ``cfg_options``."""
+    if not isinstance(config, Config):
+        from surgvista_mm.utils.config_check import load_config
+        return load_config(config, cfg_options)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+        config.merge_from_dict(cfg_options)
+    return config
 
 
 def _config_name(cfg: Config) -> str:
@@ -80,6 +85,27 @@ def build_model_from_config(cfg: Config, checkpoint: Optional[str] = None,
     if checkpoint is not None:
         load_weights_into(model, checkpoint, _config_name(cfg))
     return model.to(device).eval()
+
+
+def build_feature_model(cfg: Config, checkpoint: str,
+                        device: Union[str, torch.device] = 'cpu') -> Tuple[torch.nn.Module, str]:
+    """The model of a fine-tuning config with ``checkpoint``'s weights, for features.
+
+    A fine-tuned checkpoint (with ``cls_head.*``) loads as :func:`build_model_from_config`
+    does. A pre-training checkpoint of this project or a converted encoder (no ``cls_head.*``)
+    loads into the backbone only, as fine-tuning starts from it (``load_pretrained``: the
+    pre-training ``norm`` is dropped when the config's backbone has none); the head's
+    ``fc_norm`` keeps its initialisation (weight 1, bias 0: a plain standardisation).
+
+    Returns:
+        ``(model in eval mode, 'fine-tuned' | 'encoder')``.
+    """
+    state = unwrap_state_dict(load_checkpoint_file(checkpoint), checkpoint)
+    if any(k.startswith('cls_head.') for k in state) or 'cls_head' not in cfg.model:
+        return build_model_from_config(cfg, checkpoint, device), 'fine-tuned'
+    model = build_model_from_config(cfg, None, 'cpu')
+    model.backbone.load_pretrained(checkpoint)
+    return model.to(device).eval(), 'encoder'
 
 
 def load_weights_into(model: torch.nn.Module, checkpoint: str,

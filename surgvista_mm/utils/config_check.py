@@ -51,16 +51,22 @@ class CfgOptionsAction(DictAction):
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` plus checked ``--cfg-options``; errors name the file or the key."""
+    """``Config.fromfile`` plus checked ``--cfg-options``, then the settings the config follows
+    (``${name}``, ``classes``, the schedule's length: ``config_follow.follow_settings``); errors
+    name the file or the key."""
+    from .config_follow import check_unused_options, follow_settings, schedule_lengths
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path!r}')
     try:
         cfg = Config.fromfile(path)
     except Exception as exc:
         raise ConfigError(f'could not read config {path!r}: {type(exc).__name__}: {exc}') from exc
+    before = schedule_lengths(cfg)
     if cfg_options:
         cfg_options = check_cfg_options(cfg, cfg_options)
+        check_unused_options(cfg, cfg_options, RUNNER_KEYS, path)
         cfg.merge_from_dict(cfg_options)
+    follow_settings(cfg, path, before)
     return cfg
 
 
@@ -92,6 +98,8 @@ def _checked_value(key: str, old: Any, new: Any) -> Any:
     """``new`` (a string for a string entry) or a ConfigError naming the expected type."""
     if old is None or new is None:
         return new
+    if key == 'classes' and isinstance(new, (str, list, tuple)):
+        return new  # names or a classes file (config_follow.read_class_setting)
     expected = None
     if isinstance(old, bool):
         expected = None if isinstance(new, bool) else 'true or false'
@@ -262,3 +270,27 @@ def check_module_keys(cfg: Any, path: str = '<config>') -> None:
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         _check_module(hook, reg.HOOKS, f'custom_hooks[{i}]', path, {})
 
+
+
+def check_init_checkpoints(cfg: Any, path: str = '<config>') -> None:
+    """Every ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` in ``model`` names an existing
+    file: checked before the Runner is built (and logs the config), not at ``init_weights``."""
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, Mapping):
+            init = node.get('init_cfg')
+            if isinstance(init, Mapping) and init.get('type') == 'Pretrained':
+                ckpt = init.get('checkpoint')
+                if isinstance(ckpt, str) and '://' not in ckpt and not os.path.isfile(ckpt):
+                    # a template's `pretrained = ...` setting (``${pretrained}``) is named as such
+                    key = ('pretrained' if cfg.get('pretrained') == ckpt
+                           else f'{where}.init_cfg.checkpoint')
+                    raise ConfigError(
+                        f'{path}: {where}.init_cfg.checkpoint: file not found: {ckpt!r} (give '
+                        f'--cfg-options {key}=PATH, or {where}.init_cfg=None to start from '
+                        'random weights)')
+            for key, value in node.items():
+                walk(value, f'{where}.{key}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f'{where}.{i}')
+    walk(cfg.get('model'), 'model')

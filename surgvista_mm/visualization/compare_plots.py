@@ -3,6 +3,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from surgvista_mm.utils.text import count
+
 from .figure_io import new_figure
 
 __all__ = ['plot_paired_scores']
@@ -56,7 +58,7 @@ def plot_paired_scores(videos: Sequence[str], scores_a: Sequence[float],
     ax.grid(axis='y', alpha=0.3)
     wins = int(np.sum(diff > 0))
     losses = int(np.sum(diff < 0))
-    ax.set_title(f'{len(videos)} videos: A > B in {wins}, A < B in {losses} '
+    ax.set_title(f'{count(len(videos), "video")}: A > B in {wins}, A < B in {losses} '
                  f'(green: A better, red: B better)', fontsize=8)
     for side in ('top', 'right'):
         ax.spines[side].set_visible(False)

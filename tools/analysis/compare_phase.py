@@ -28,6 +28,7 @@ from surgvista_mm.evaluation.phase_eval import (  # noqa: E402
     per_video_metric)
 from surgvista_mm.evaluation.phase_files import read_class_names  # noqa: E402
 from surgvista_mm.utils import atomic_write_json  # noqa: E402
+from surgvista_mm.utils.text import count, side_label  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -141,7 +142,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _print_report(res: Dict) -> None:
     a, b, d, test = res['a'], res['b'], res['difference'], res['wilcoxon']
-    print(f'protocol: {res["protocol"]}  metric: {res["metric"]}  ({len(res["videos"])} videos, '
+    print(f'protocol: {res["protocol"]}  metric: {res["metric"]}  ({count(len(res["videos"]), "video")}, '
           f'{res["num_classes"]} phases, percent)')
     print(f'  A = {a["name"]} ({a["pred_dir"]})')
     print(f'  B = {b["name"]} ({b["pred_dir"]})')
@@ -168,8 +169,8 @@ def _plot(res: Dict, path: str) -> None:
 
     p = res['wilcoxon']['pvalue']
     p_text = 'n/a' if p is None else f'{p:.3g}'
-    title = (f'{res["protocol"]}, per-video {res["metric"]}: {res["a"]["name"]} (A) vs '
-             f'{res["b"]["name"]} (B)\nWilcoxon signed-rank, one-sided A > B: p = {p_text}')
+    title = (f'{res["protocol"]}, per-video {res["metric"]}: {side_label(res["a"]["name"], "A")} '
+             f'vs {side_label(res["b"]["name"], "B")}\nWilcoxon signed-rank, one-sided A > B: p = {p_text}')
     fig = plot_paired_scores(res['videos'], res['a']['per_video'], res['b']['per_video'],
                              res['a']['name'], res['b']['name'], f'per-video {res["metric"]} (%)',
                              title, means=(res['a']['per_video_mean'],

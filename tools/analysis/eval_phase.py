@@ -23,6 +23,7 @@ from surgvista_mm.evaluation.phase_eval import (  # noqa: E402
 from surgvista_mm.evaluation.phase_files import (  # noqa: E402
     SHIPPED_CLASS_LISTS, resolve_class_names)
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
+from surgvista_mm.utils.text import count  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -84,7 +85,7 @@ def _plot(evaluation: PhaseDirEvaluation, path: str) -> None:
 
     res = evaluation.summary
     title = (f'{res["protocol"]}: Jaccard {res["jaccard"]:.2f}, accuracy {res["accuracy"]:.2f} '
-             f'({len(evaluation.videos)} videos, percent)')
+             f'({count(len(evaluation.videos), "video")}, percent)')
     fig = plot_phase_ribbons(dict(zip(evaluation.videos, evaluation.gts)),
                              dict(zip(evaluation.videos, evaluation.preds)),
                              evaluation.class_names, res['per_phase_jaccard'], title,
@@ -97,7 +98,7 @@ def _print_report(res: dict) -> None:
     def pm(name: str) -> str:
         return f'{res[name]:6.2f} ± {res[name + "_std"]:5.2f}'
 
-    print(f'protocol: {res["protocol"]}  ({len(res["videos"])} videos, {res["num_classes"]} '
+    print(f'protocol: {res["protocol"]}  ({count(len(res["videos"]), "video")}, {res["num_classes"]} '
           'phases, percent)')
     acc_note = ('relaxed, over videos' if res['protocol'] != 'unrelaxed'
                 else 'video-level, over videos')

@@ -16,6 +16,7 @@ from typing import List, Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)  # run from a clone too
 
+from surgvista_mm.utils.text import count  # noqa: E402
 from surgvista_mm.evaluation.functional.triplet import (  # noqa: E402
     CHOLECT50_NULL_CLASSES, COMPONENTS, load_triplet_map, triplet_metrics)
 from surgvista_mm.evaluation.report import write_json_atomic  # noqa: E402
@@ -66,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'eval_triplet: error: {err}', file=sys.stderr)
         return 2
     num_videos = len(res['ivt']['videos'])
-    print(f'triplet AP, {len(targets)} frames, {num_videos} videos, '
+    print(f'triplet AP, {len(targets)} frames, {count(num_videos, "video")}, '
           f'ignore_null={not args.keep_null} (percent)')
     print(f'  {"component":<10}{"video-wise mAP":>16}{"global mAP":>12}')
     for comp in COMPONENTS:

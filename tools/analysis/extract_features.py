@@ -7,6 +7,14 @@ Example::
         work_dirs/demo_finetune/best.pth --manifest data/demo/manifests/demo_frames.json \\
         --out-dir work_dirs/demo_features
 
+CHECKPOINT may also be a pre-training checkpoint (``work_dirs/demo/epoch_10.pth``) or a converted
+encoder: the encoder is then loaded as fine-tuning starts from it and the features are its
+pooled tokens (the config gives the clip protocol and pipeline)::
+
+    python tools/analysis/extract_features.py configs/finetune/surgvista_demo_phase.py \
+        work_dirs/demo/epoch_10.pth --manifest data/demo/manifests/demo_frames.json \
+        --out-dir work_dirs/demo_encoder_features
+
 Writes ``DIR/<video_id>.npz`` (``features [T, D]`` float32, ``frame_indices [T]``) atomically;
 videos already done are skipped (resumable).
 """
@@ -19,13 +27,15 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from surgvista_mm.utils.config_check import CfgOptionsAction  # noqa: E402
 from surgvista_mm.utils.precision import add_amp_argument, inference_precision  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
-    p.add_argument('checkpoint', help='fine-tuned weights (weights_only=True)')
+    p.add_argument('checkpoint', help='fine-tuned weights, or a pre-training checkpoint / '
+                   'converted encoder (weights_only=True)')
     p.add_argument('--manifest', required=True, help='manifest of the videos')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--include', help='only these video ids (comma-separated or an id-list file)')
@@ -33,6 +43,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--batch', type=int, default=8)
     add_amp_argument(p)
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                   help='override config keys, e.g. data_root=data/mine')
     return p.parse_args(argv)
 
 
@@ -41,11 +53,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     import surgvista_mm  # noqa: F401
     from surgvista_mm.datasets.manifest import load_manifest, read_id_list, select_entries
     from surgvista_mm.inference.features import extract_features
-    from surgvista_mm.inference.model import (build_model_from_config, clip_protocol,
+    from surgvista_mm.inference.model import (build_feature_model, clip_protocol,
                                               load_config_file, test_pipeline_cfg)
     from surgvista_mm.inference.online import FramePipeline
     try:
-        cfg = load_config_file(args.config)
+        cfg = load_config_file(args.config, args.cfg_options)
         pipeline = FramePipeline(test_pipeline_cfg(cfg), args.config)
         clip_len, interval = clip_protocol(cfg)
         include = args.include
@@ -53,7 +65,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             include = [x for x in include.split(',') if x]
         entries = select_entries(load_manifest(args.manifest), read_id_list(include, 'include'),
                                  None, 1, args.manifest)
-        model = build_model_from_config(cfg, args.checkpoint, args.device)
+        model, kind = build_feature_model(cfg, args.checkpoint, args.device)
+        if kind == 'encoder':
+            print(f'{args.checkpoint}: no classification head: the encoder as fine-tuning starts '
+                  'from it (pooled tokens, fc_norm at its initialisation)')
         with inference_precision(args.device, args.amp):
             done = extract_features(model, entries, pipeline, clip_len, interval, args.out_dir,
                                     args.batch, progress=not args.no_progress)

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(f'{len(report.done)} extracted, {len(report.skipped)} already complete, '
-          f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: {report.manifest}')
+          f'{len(report.bad)} bad, {len(report.refused)} refused; manifest: '
+          f'{report.manifest or "none (no complete video)"}')
     for path, why in report.warnings.items():
         print(f'WARNING {path}: {why}', file=sys.stderr)
     for path, why in report.refused.items():

@@ -3,7 +3,7 @@
 split lists the registered datasets read.
 
     python tools/data/prepare.py DATASET --root RELEASE --out DIR [--check] [--frames FRAMES]
-        [--tolerance S] [--force] [--name NAME]
+        [--tolerance S] [--force] [--name NAME] [--fps FPS]
 
 --check validates the release and writes nothing. --frames: a folder written by
 tools/data/extract_frames.py; the manifest then lists those frame folders instead of the video
@@ -37,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='allowed video / annotation length difference in seconds '
                         '(default: 1 for per-frame annotations of videos, 0 otherwise)')
     p.add_argument('--force', action='store_true', help='overwrite files already in --out')
+    p.add_argument('--fps', type=float, default=None,
+                   help='generic_phase: native frame rate of start_frame,end_frame,phase '
+                        'segment labels (default: each video\'s own)')
     p.add_argument('--name', default=None,
                    help='generic formats: manifest / source name (default: --out folder name)')
     args = p.parse_args(argv)
@@ -49,7 +52,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         plan = prepare(args.dataset, args.root, args.out, check=args.check, frames=args.frames,
-                       tolerance=args.tolerance, force=args.force, name=args.name)
+                       tolerance=args.tolerance, force=args.force, name=args.name,
+                       fps=args.fps)
     except (ReleaseError, FileExistsError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

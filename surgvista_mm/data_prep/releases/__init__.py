@@ -8,6 +8,7 @@ returns a ``Plan`` of the files to write; ``write_plan`` writes it through a tem
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Dict
 
@@ -64,12 +65,17 @@ CONVERTERS: Dict[str, ConverterSpec] = {
 
 
 def prepare(dataset: str, root: str, out: str, check: bool = False, frames: str = None,
-            tolerance: int = None, force: bool = False, name: str = None) -> Plan:
+            tolerance: int = None, force: bool = False, name: str = None,
+            fps: float = None) -> Plan:
     """Validate release ``root`` of ``dataset`` and (unless ``check``) write it to ``out``.
 
+    ``fps``: generic_phase only, the native frame rate of ``start_frame,end_frame,phase``
+    segment files (default: each video's own).
+
     Raises:
-        ReleaseError: the release does not match the layout (file and line named), or ``name``
-            is not a safe file name (``surgvista_mm/utils/paths.py``: e.g. ``../x``).
+        ReleaseError: the release does not match the layout (file and line named), ``root``
+            is not a folder, or ``name`` is not a safe file name
+            (``surgvista_mm/utils/paths.py``: e.g. ``../x``).
         FileExistsError: ``out`` holds files of the plan and ``force`` is not set.
     """
     if name is not None and id_problem(name) is not None:
@@ -77,9 +83,17 @@ def prepare(dataset: str, root: str, out: str, check: bool = False, frames: str 
                            '(manifests/<name>.json): use a plain name such as "esd57"')
     if dataset not in CONVERTERS:
         raise KeyError(f'unknown dataset {dataset!r}; expected one of {sorted(CONVERTERS)}')
+    if not os.path.isdir(root):
+        raise ReleaseError(f'the release folder (--root) does not exist: {root}'
+                           if not os.path.exists(root) else f'--root {root} is not a folder')
     spec = CONVERTERS[dataset]
     tol = spec.tolerance if tolerance is None else tolerance
     kwargs = dict(out=out, name=name) if spec.kind == 'generic' else {}
+    if fps is not None:
+        if dataset != 'generic_phase':
+            raise ReleaseError('--fps is for generic_phase segment annotations '
+                               '(start_frame,end_frame,phase)')
+        kwargs['segment_fps'] = fps
     plan = spec.convert(root, frames=frames, tolerance=tol, **kwargs)
     check_plan_ids(plan)
     if not check:

@@ -251,6 +251,8 @@ class VideoResolver:
                          filename_tmpl=e.filename_tmpl)
             if e.fps:
                 entry['fps'] = e.fps
+            if e.crop_box is not None:
+                entry['crop_box'] = list(e.crop_box)
             return Video(vid, entry, e.num_frames, e.fps, self.frames[vid]['native'],
                          e.frame_dir)
         n, fps = probe_video(path)

@@ -14,6 +14,9 @@ Layout (ROOT)::
     labels/<id>.csv         one row per 1-fps frame, 0-based, contiguous, with the header
                               phase:   "frame,phase"     phase = class name or id 0..C-1
                               triplet: "frame,triplets"  space-separated triplet ids, or empty
+                            phase only, or segments (``segments.py``): "start_s,end_s,phase"
+                            or "start_frame,end_frame,phase" (native frames; ``fps``), turned
+                            into the 1-fps rows above (1-fps frame k = the phase at k s)
     splits/train.txt, val.txt, test.txt    video ids, one per line ('#' comments)
     splits/train_only.txt   optional: videos that must stay in training (e.g. Prostate21's
                             PSI-AVA videos); the configs exclude them from val / test
@@ -32,11 +35,13 @@ from surgvista_mm.evaluation.functional.triplet import load_triplet_map, read_nu
 from ..frames import VIDEO_EXTS
 from .common import (Plan, ReleaseError, Video, VideoResolver, check_length, fail,
                               frame_folder, read_label_rows, read_lines)
+from .segments import rows_csv, segment_kind, segments_to_rows
 
 GENERIC_PHASE_EXPECTS = """\
 generic_phase: ROOT = a folder in the generic phase layout (docs/data.md, "Generic formats")
   classes.txt, videos/<id>.<ext> or frames/<id>/NNNNNN.jpg, labels/<id>.csv ("frame,phase",
-  one row per 1-fps frame), splits/{train,val,test}.txt
+  one row per 1-fps frame; or segments "start_s,end_s,phase" / "start_frame,end_frame,phase"
+  with --fps), splits/{train,val,test}.txt
   -> manifests/<name>.json, labels/, classes.txt, splits/ (name: --name, else OUT's name)"""
 
 GENERIC_TRIPLET_EXPECTS = """\
@@ -121,16 +126,19 @@ def _manifest_name(out: Optional[str], name: Optional[str]) -> str:
 
 def _labelled_videos(root: str, frames: Optional[str], out: Optional[str],
                      name: Optional[str], plan: Plan,
-                     check: Callable[[Video, str], None]) -> None:
+                     check: Callable[[Video, str], Optional[str]]) -> None:
     """Every video of ``root`` with its ``labels/<id>.csv`` validated by ``check(video, path)``
-    (which raises ReleaseError): the label files, the manifest and the splits go into
-    ``plan``."""
+    (which raises ReleaseError, and returns the file's converted text or None to copy it): the
+    label files, the manifest and the splits go into ``plan``."""
     entries = []
     videos = _videos(root, frames)
     for v in videos:
         ann = osp.join(root, 'labels', f'{v.video_id}.csv')
-        check(v, ann)
-        plan.copy(ann, f'labels/{v.video_id}.csv')
+        converted = check(v, ann)
+        if converted is None:
+            plan.copy(ann, f'labels/{v.video_id}.csv')
+        else:
+            plan.text(f'labels/{v.video_id}.csv', converted)
         entries.append(v.entry)
     source = _manifest_name(out, name)
     plan.manifest(f'manifests/{source}.json', source, entries)
@@ -138,20 +146,34 @@ def _labelled_videos(root: str, frames: Optional[str], out: Optional[str],
 
 
 def convert_generic_phase(root: str, frames: Optional[str] = None, tolerance: int = 0,
-                          out: Optional[str] = None, name: Optional[str] = None) -> Plan:
+                          out: Optional[str] = None, name: Optional[str] = None,
+                          segment_fps: Optional[float] = None) -> Plan:
+    """The generic phase layout (module doc); ``segment_fps``: native frame rate of
+    ``start_frame,end_frame,phase`` label files (default: each video's own)."""
     classes_path = osp.join(root, 'classes.txt')
     classes = [c.strip() for c in read_lines(classes_path) if c.strip()]
     if len(set(classes)) != len(classes) or not classes:
         raise fail(classes_path, None, 'expected distinct class names, one per line')
     plan = Plan()
 
-    def check(v: Video, ann: str) -> None:
+    converted = []
+
+    def check(v: Video, ann: str) -> Optional[str]:
+        if osp.isfile(ann) and segment_kind(ann):
+            ids, last = segments_to_rows(ann, classes, segment_fps or v.fps)
+            check_length(v, ann, last, len(ids), 1, tolerance)
+            converted.append(v.video_id)
+            return rows_csv(ids, classes)
         ids, last = read_label_rows(ann, ',', classes, header=('frame', 'phase'), int_base=0)
         check_length(v, ann, last, len(ids), 1, tolerance)
+        return None
 
     plan.copy(classes_path, 'classes.txt')
     _labelled_videos(root, frames, out, name, plan, check)
     plan.notes.append(f'{len(classes)} classes: {classes}')
+    if converted:
+        plan.notes.append(f'{len(converted)} segment label files turned into 1-fps rows '
+                          f'(1-fps frame k = the phase at k s): {converted}')
     return plan
 
 
@@ -183,6 +205,7 @@ def convert_generic_triplet(root: str, frames: Optional[str] = None, tolerance: 
         except (ValueError, FileNotFoundError) as e:
             raise ReleaseError(str(e)) from e
         check_length(v, ann, len(labels) + 1, len(labels), 1, tolerance)
+        return None
 
     plan.copy(maps_path, 'maps.txt')
     _labelled_videos(root, frames, out, name, plan, check)

@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from surgvista_mm.registry import METRICS
+from surgvista_mm.utils.text import count
 from ..functional.phase import (aggregate_relaxed, aggregate_unrelaxed, compute_phase_stats,
                                 phase_bootstrap_ci, protocol_name)
 from ..functional.phase_relax import transition_accepts, window_frames
@@ -142,7 +143,7 @@ class SurgicalPhaseMetric(BaseMetric):
                     cell += f' [{low:.2f}, {metrics[f"{group}/{name}_ci_high"]:.2f}]'
                 cells.append(cell)
             rows.append([name] + cells)
-        tables = [format_table(header, rows, f'Phase metrics (percent) of {len(videos)} videos; '
+        tables = [format_table(header, rows, f'Phase metrics (percent) of {count(len(videos), "video")}; '
                                f'protocols: {", ".join(groups)}')]
         phase_rows = []
         for group, values in groups.items():

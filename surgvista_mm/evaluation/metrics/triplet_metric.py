@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from surgvista_mm.registry import METRICS
+from surgvista_mm.utils.text import count
 from ..functional.triplet import (CHOLECT50_NULL_CLASSES, COMPONENTS, load_triplet_map,
                                   read_null_classes, triplet_metrics)
 from ._utils import deduplicate, format_table, get_field, to_key, to_numpy
@@ -100,6 +101,6 @@ class SurgicalTripletMetric(BaseMetric):
         num_videos = len(res[self.components[0]]['videos'])
         print_log('\n' + format_table(
             ['component', 'video-wise mAP', 'global mAP', 'scored classes', 'classes'], rows,
-            f'Triplet AP (percent) of {len(results)} frames in {num_videos} videos; '
+            f'Triplet AP (percent) of {len(results)} frames in {count(num_videos, "video")}; '
             f'ignore_null={self.ignore_null}'), logger='current')
         return metrics
