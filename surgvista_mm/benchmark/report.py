@@ -39,8 +39,7 @@ __all__ = ['CSV_FIELDS', 'collect_scores', 'summarize', 'write_report', 'build_r
 
 CSV_FIELDS = ('dataset', 'task', 'protocol', 'protocol_kind', 'model', 'label', 'metric',
               'value', 'ci_low', 'ci_high', 'p_value', 'p_note', 'reference', 'num_videos',
-              'seeds', 'unit', 'test_config', 'backbone_checkpoint', 'backbone_sha256',
-              'tested_sha256')
+              'seeds', 'unit', 'test_config', 'backbone_checkpoint', 'backbone_sha256')
 
 
 @dataclass
@@ -140,8 +139,7 @@ def summarize(suite: Suite, found: Dict[Tuple[str, str], ModelScores]) -> List[D
                     seeds=';'.join(str(m['seed']) for m in entry.markers), unit='percent',
                     test_config=entry.spec.test_config,
                     backbone_checkpoint=marker['backbone_checkpoint'] or 'scratch',
-                    backbone_sha256=marker['backbone_sha256'] or 'scratch',
-                    tested_sha256=';'.join(m['tested_sha256'][:16] for m in entry.markers)))
+                    backbone_sha256=marker['backbone_sha256'] or 'scratch'))
     return rows
 
 

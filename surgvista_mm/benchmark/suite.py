@@ -44,6 +44,7 @@ one table: every dataset's runs must share one protocol kind.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import os.path as osp
@@ -52,7 +53,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from surgvista_mm.utils.config_check import ConfigError, load_config
+from surgvista_mm.utils.config_check import ConfigError, check_cfg_options, load_config
 
 __all__ = ['SuiteError', 'Suite', 'ModelEntry', 'DatasetEntry', 'Step', 'CheckpointOf', 'RunSpec',
            'load_suite', 'protocol_kind', 'file_sha256', 'resolve_checkpoint_path',
@@ -329,7 +330,12 @@ def load_config_cached(config: str, options: Optional[Dict[str, Any]] = None) ->
     every seed). Callers must not change the returned config."""
     key = (osp.abspath(config), repr(sorted((options or {}).items())))
     if key not in _LOADED:
-        _LOADED[key] = load_config(config, dict(options) if options else None)
+        if options:  # parse the file once; merge each set of options into a copy
+            cfg = copy.deepcopy(load_config_cached(config))
+            cfg.merge_from_dict(check_cfg_options(cfg, dict(options)))
+            _LOADED[key] = cfg
+        else:
+            _LOADED[key] = load_config(config)
     return _LOADED[key]
 
 

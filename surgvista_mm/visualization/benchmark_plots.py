@@ -36,7 +36,7 @@ def _panels(rows: Sequence[Mapping]) -> Dict[str, List[Mapping]]:
 def _grid(n: int, width: float, height: float) -> Any:
     cols = min(n, 4)
     rows = int(math.ceil(n / cols))
-    fig = new_figure((width * cols, height * rows))
+    fig = new_figure((max(width * cols, 7.0), height * rows + 0.8))
     return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
 
 
@@ -81,18 +81,19 @@ def plot_suite_bars(rows: Sequence[Mapping], reference: str, title: str = '') ->
             for xi, hi_i, mark in zip(x, np.add(h, err[1]), marks):
                 top = max(top, hi_i)
                 if mark:
-                    ax.text(xi, hi_i + 1.0, mark, ha='center', va='bottom', fontsize=7,
-                            rotation=90 if mark == 'ns' else 0)
+                    ax.text(xi, hi_i + 1.0, mark, ha='center', va='bottom',
+                            fontsize=6 if mark == 'ns' else 8)
         ax.set_xticks(range(len(metrics)), metrics, rotation=20, fontsize=8)
-        ax.set_ylim(0, max(100.0, top + 8.0))
+        ax.set_ylim(0, max(100.0, top) + 10.0)
         ax.set_ylabel('percent', fontsize=8)
         ax.set_title(_panel_title(group), fontsize=9)
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc='outside lower center', ncol=min(len(names), 5), fontsize=8,
                frameon=False)
     fig.suptitle((title + '\n' if title else '') + 'mean over seeds, 95 % CI (bootstrap over '
-                 f'videos); marks: one-sided Wilcoxon, {labels.get(reference, reference)} better'
-                 ' (* p<0.05, ** p<0.01, *** p<0.001, ns)', fontsize=9)
+                 'videos)\nmarks: one-sided Wilcoxon signed-rank over videos that '
+                 f'{labels.get(reference, reference)} is better\n(* p<0.05, ** p<0.01, '
+                 '*** p<0.001, ns not significant)', fontsize=8)
     return fig
 
 
@@ -124,7 +125,7 @@ def plot_suite_scaling(rows: Sequence[Mapping], scales: Mapping[str, float],
         ax.set_title(_panel_title(group), fontsize=9)
         ax.legend(fontsize=7, frameon=False)
     fig.suptitle((title + '\n' if title else '') + 'mean over seeds with 95 % CI (bootstrap '
-                 'over videos) against the pre-training data scale', fontsize=9)
+                 'over videos)\nagainst the pre-training data scale', fontsize=8)
     return fig
 
 
