@@ -260,3 +260,33 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
         os.remove(osp.join(part, 'report', name))
     assert run_suite_main([suite, '--work-dir', part, '--report-only']) == 1  # broken missing
     assert _report(part) == resumed
+
+
+def test_suite_figures():
+    """Bars: one panel per dataset, CI whiskers, a P mark above each model the reference beats;
+    scaling: one line per metric over the models' scale."""
+    from surgvista_mm.visualization.benchmark_plots import (p_mark, plot_suite_bars,
+                                                            plot_suite_scaling)
+    rows = []
+    for dataset in ('cholec80', 'm2cai16'):
+        for model, base, p in (('ref', 80.0, float('nan')), ('b', 70.0, 0.004),
+                               ('c', 75.0, 0.2)):
+            for k, metric in enumerate(('image_accuracy', 'jaccard')):
+                rows.append(dict(dataset=dataset, protocol='cholec80-matlab',
+                                 protocol_kind='paper', model=model, label=model.upper(),
+                                 metric=metric, value=base - 5 * k, ci_low=base - 5 * k - 2,
+                                 ci_high=base - 5 * k + 3, p_value=p))
+    fig = plot_suite_bars(rows, 'ref', 'test')
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    assert set(axes) == {'cholec80', 'm2cai16'}
+    texts = [t.get_text() for t in axes['cholec80'].texts]
+    assert sorted(texts) == ['**', '**', 'ns', 'ns']  # b: p 0.004, c: p 0.2, none for ref
+    bars = [p for p in axes['cholec80'].patches]
+    assert sorted(round(b.get_height(), 6) for b in bars) == [65, 70, 70, 75, 75, 80]
+    assert (p_mark(0.0004), p_mark(0.03), p_mark(0.5), p_mark(float('nan'))) == \
+        ('***', '*', 'ns', '')
+    fig = plot_suite_scaling(rows, {'ref': 3.0, 'b': 1.0, 'c': 2.0}, 'scaling')
+    ax = next(a for a in fig.axes if a.get_label() == 'm2cai16')
+    (line,) = [c.lines[0] for c in ax.containers if c.get_label() == 'jaccard']
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0]
+    assert list(line.get_ydata()) == [65.0, 70.0, 75.0]

@@ -14,8 +14,9 @@ from surgvista_mm.utils import check_config, load_config
 from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# configs/suites/ holds benchmark suites, not runner configs (built in test_benchmark_suite.py)
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+                 if '_base_' not in p and f'{osp.sep}suites{osp.sep}' not in p)
 VITB_ENCODER_PARAMS = 86_227_200
 
 
