@@ -182,14 +182,12 @@ def _tiny_suite(tmp_path, demo: str) -> str:
     ckpt = tmp_path / 'backbone.pth'
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in backbone.state_dict().items()}},
                str(ckpt))
-    broken = tmp_path / 'broken.pth'
-    broken.write_bytes(b'not a checkpoint')
     options = {'*_dataloader.num_workers': 0, '*_dataloader.persistent_workers': False,
                'train_cfg.max_epochs': 1, 'default_hooks.logger.interval': 1}
     return _write_suite(
         tmp_path / 'tiny.py',
         f'dict(pretrained=dict(checkpoint={str(ckpt)!r}, label="pre-trained"), '
-        f'scratch=dict(checkpoint=None), broken=dict(checkpoint={str(broken)!r}))',
+        f'scratch=dict(checkpoint=None))',
         f'dict(demo=dict(config={FINETUNE!r}, data_root={demo!r}, cfg_options={options!r}))')
 
 
@@ -204,13 +202,9 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
     suite = _tiny_suite(tmp_path, demo)
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT)
 
-    # uninterrupted; the broken run fails with its log named, the next run still runs
+    # uninterrupted
     full = str(tmp_path / 'full')
-    assert run_suite_main([suite, '--work-dir', full]) == 1
-    out = capsys.readouterr().out
-    broken_log = osp.join(full, 'runs', 'broken', 'demo', 'seed0', 'logs', 'train.log')
-    assert f'FAILED broken/demo/seed0 at train: exit status 1; log: {broken_log}' in out
-    assert '[ok  ] scratch/demo/seed0' in out and osp.getsize(broken_log) > 0
+    assert run_suite_main([suite, '--work-dir', full]) == 0
     with open(osp.join(full, 'report', 'results.csv')) as f:
         rows = list(csv.DictReader(f))
     assert {r['model'] for r in rows} == {'pretrained', 'scratch'} and len(rows) == 2 * 5
@@ -223,7 +217,6 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
             assert r['p_value'] == '' or 0.0 <= float(r['p_value']) <= 1.0
         else:
             assert len(r['backbone_sha256']) == 64 and r['p_note'] == 'reference'
-    assert 'broken/demo/seed0' in _report(full)['tables.md'].decode()
 
     # killed once the first run is complete, then resumed
     part = str(tmp_path / 'part')
@@ -243,10 +236,11 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
     assert not osp.exists(osp.join(part, 'runs', 'scratch', 'demo', 'seed0', 'COMPLETE.json'))
     marker_time = os.stat(osp.join(first, 'COMPLETE.json')).st_mtime_ns
     train_log = open(osp.join(first, 'logs', 'train.log')).read()
-    assert run_suite_main([suite, '--work-dir', part]) == 1
+    capsys.readouterr()
+    assert run_suite_main([suite, '--work-dir', part]) == 0
     out = capsys.readouterr().out
     assert '[done] pretrained/demo/seed0' in out and '[ok  ] scratch/demo/seed0' in out
-    assert '1 run(s) completed, 1 already complete, 1 failed' in out
+    assert '1 run(s) completed, 1 already complete, 0 failed' in out
     assert os.stat(osp.join(first, 'COMPLETE.json')).st_mtime_ns == marker_time
     assert open(osp.join(first, 'logs', 'train.log')).read() == train_log  # not run again
     resumed = _report(part)
@@ -258,8 +252,51 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
     # --report-only rebuilds the same report from the --out-dir folders
     for name in resumed:
         os.remove(osp.join(part, 'report', name))
-    assert run_suite_main([suite, '--work-dir', part, '--report-only']) == 1  # broken missing
+    assert run_suite_main([suite, '--work-dir', part, '--report-only']) == 0
     assert _report(part) == resumed
+
+
+FAKE_TOOL = '''#!/bin/sh
+# stands in for "python TOOL CONFIG ARGS": fails for the broken model, else writes the files
+case "$*" in *broken*) echo "cannot load the checkpoint" >&2; exit 3;; esac
+tool=$1
+while [ $# -gt 0 ]; do
+  case "$1" in --work-dir) wd=$2;; --out-dir) od=$2;; esac; shift
+done
+case "$tool" in
+  *train.py) mkdir -p "$wd" && echo w > "$wd/best_acc_epoch_1.pth";;
+  *test.py) mkdir -p "$od" && echo '{"task": "phase", "protocol": "unrelaxed"}' > "$od/metrics.json";;
+esac
+'''
+
+
+def test_failed_run_reported_with_its_log_others_run(tmp_path):
+    """A failing step ends its run only; the failure names the step and its log (the steps
+    are a stand-in script here: the orchestration is under test)."""
+    from surgvista_mm.benchmark.runner import LaunchOptions, run_suite
+    fake = tmp_path / 'fake_python.sh'
+    fake.write_text(FAKE_TOOL)
+    fake.chmod(0o755)
+    broken = tmp_path / 'broken.pth'
+    broken.write_bytes(b'x')
+    suite = load_suite(_write_suite(
+        tmp_path / 's.py', f'dict(broken=dict(checkpoint={str(broken)!r}), '
+        'pretrained=dict(checkpoint=None))', f'dict(demo=dict(config={FINETUNE!r}))'))
+    runs = suite.runs(str(tmp_path / 'w'))
+    logged = []
+    summary = run_suite(suite, runs, LaunchOptions(python=str(fake)), log=logged.append)
+    log = osp.join(str(tmp_path / 'w'), 'runs', 'broken', 'demo', 'seed0', 'logs', 'train.log')
+    assert summary.failed == [dict(run='broken/demo/seed0', step='train', log=log,
+                                   error='exit status 3')]
+    assert summary.completed == ['pretrained/demo/seed0']
+    assert 'cannot load the checkpoint' in open(log).read()
+    assert any(line.startswith('[FAIL] broken/demo/seed0') and log in line for line in logged)
+    marker = osp.join(str(tmp_path / 'w'), 'runs', 'pretrained', 'demo', 'seed0',
+                      'COMPLETE.json')
+    assert osp.isfile(marker) and not osp.exists(log.replace('train.log', '../COMPLETE.json'))
+    # the rerun retries the failed run only
+    again = run_suite(suite, runs, LaunchOptions(python=str(fake)), log=logged.append)
+    assert again.skipped == ['pretrained/demo/seed0'] and len(again.failed) == 1
 
 
 def test_suite_figures():

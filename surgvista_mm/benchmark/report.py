@@ -24,13 +24,13 @@ import math
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from surgvista_mm.evaluation.functional.stats import bootstrap_ci, paired_wilcoxon
 from surgvista_mm.utils.io import atomic_write_text
-from .runner import evaluator_task, is_complete, read_marker
+from .runner import is_complete, read_marker
 from .scoring import RunScores, score_results
 from .suite import RunSpec, Suite, load_config_cached
 
@@ -120,7 +120,7 @@ def summarize(suite: Suite, found: Dict[Tuple[str, str], ModelScores]) -> List[D
             if entry is None:
                 continue
             first = entry.scores[0]
-            metrics = [m for m in suite.metrics.get(first.task, ()) ]
+            metrics = list(suite.metrics.get(first.task, ()))
             stats = seed_mean_ci(entry.scores, metrics, suite.n_resamples, suite.bootstrap_seed)
             marker = entry.markers[0]
             for metric in metrics:
@@ -182,6 +182,23 @@ def _grid(group: List[Dict]) -> Tuple[List[str], List[str], Dict[Tuple[str, str]
     return models, metrics, cells, best
 
 
+def _row_cells(model: str, metrics: List[str], cells: Dict[Tuple[str, str], Dict],
+               best: Dict[str, float], bold: Callable[[str], str],
+               p_text: Callable[[str], str]) -> List[str]:
+    """``value [low, high]`` and the P-value per metric (the best value through ``bold``)."""
+    out = []
+    for m in metrics:
+        r = cells.get((model, m))
+        if r is None:
+            out.append('')
+            continue
+        value = f'{r["value"]:.2f}'
+        value = bold(value) if r['value'] == best[m] else value
+        p = _fmt_p(r['p_value'])
+        out.append(f'{value} [{r["ci_low"]:.2f}, {r["ci_high"]:.2f}]' + (p_text(p) if p else ''))
+    return out
+
+
 def _caption(suite: Suite, key: Tuple[str, str, str], group: List[Dict]) -> str:
     dataset, protocol, kind = key
     ref = next((r['label'] for r in group if r['model'] == suite.reference), suite.reference)
@@ -201,18 +218,8 @@ def tables_md(suite: Suite, rows: List[Dict], missing: List[str]) -> str:
                   '', '| model | seeds | ' + ' | '.join(metrics) + ' |',
                   '|---|---|' + '---|' * len(metrics)]
         for mod in models:
-            row_cells = []
-            for m in metrics:
-                r = cells.get((mod, m))
-                if r is None:
-                    row_cells.append('')
-                    continue
-                value = f'{r["value"]:.2f}'
-                value = f'**{value}**' if r['value'] == best[m] else value
-                text = f'{value} [{r["ci_low"]:.2f}, {r["ci_high"]:.2f}]'
-                p = _fmt_p(r['p_value'])
-                row_cells.append(text + (f' p {p}' if p.startswith('<') else
-                                         f' p = {p}' if p else ''))
+            row_cells = _row_cells(mod, metrics, cells, best, lambda v: f'**{v}**',
+                                   lambda p: f' p {p}' if p.startswith('<') else f' p = {p}')
             first = next(cells[(mod, m)] for m in metrics if (mod, m) in cells)
             lines.append(f'| {first["label"]} | {first["seeds"].replace(";", ", ")} | '
                          + ' | '.join(row_cells) + ' |')
@@ -236,18 +243,9 @@ def tables_tex(suite: Suite, rows: List[Dict]) -> str:
                 r'\begin{tabular}{l' + 'c' * len(metrics) + '}', r'\toprule',
                 'Model & ' + ' & '.join(_tex(m) for m in metrics) + r' \\', r'\midrule']
         for mod in models:
-            row_cells = []
-            for m in metrics:
-                r = cells.get((mod, m))
-                if r is None:
-                    row_cells.append('')
-                    continue
-                value = f'{r["value"]:.2f}'
-                value = rf'\textbf{{{value}}}' if r['value'] == best[m] else value
-                p = _fmt_p(r['p_value'])
-                p_text = '' if not p else (f' ($p<0.001$)' if p.startswith('<')
-                                           else f' ($p={p}$)')
-                row_cells.append(f'{value} [{r["ci_low"]:.2f}, {r["ci_high"]:.2f}]{p_text}')
+            row_cells = _row_cells(mod, metrics, cells, best, lambda v: rf'\textbf{{{v}}}',
+                                   lambda p: ' ($p<0.001$)' if p.startswith('<')
+                                   else f' ($p={p}$)')
             label = next(cells[(mod, m)] for m in metrics if (mod, m) in cells)['label']
             out.append(_tex(label) + ' & ' + ' & '.join(row_cells) + r' \\')
         out += [r'\bottomrule', r'\end{tabular}', r'\end{table}', '']
@@ -288,10 +286,4 @@ def build_report(suite: Suite, runs: List[RunSpec], out_dir: str) -> Tuple[List[
     return rows, missing
 
 
-def task_of_run(spec: RunSpec) -> str:
-    """The task of a run's test config (for listings)."""
-    step = spec.steps[-1]
-    return evaluator_task(step.config, step.options)
-
-
-__all__ += ['task_of_run', 'results_csv', 'tables_md', 'tables_tex', 'ModelScores']
+__all__ += ['results_csv', 'tables_md', 'tables_tex', 'ModelScores']
