@@ -21,7 +21,8 @@ from surgvista_mm.benchmark.cli import main as run_suite_main
 from surgvista_mm.benchmark.report import _paired_p, seed_mean_ci
 from surgvista_mm.benchmark.runner import validate_suite
 from surgvista_mm.benchmark.scoring import RunScores
-from surgvista_mm.benchmark.suite import expand_loader_options, load_config_cached, load_suite
+from surgvista_mm.benchmark.suite import (SuiteError, expand_loader_options, load_config_cached,
+                                          load_suite)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUITES = osp.join(ROOT, 'configs', 'suites')
@@ -297,6 +298,14 @@ def test_failed_run_reported_with_its_log_others_run(tmp_path):
     # the rerun retries the failed run only
     again = run_suite(suite, runs, LaunchOptions(python=str(fake)), log=logged.append)
     assert again.skipped == ['pretrained/demo/seed0'] and len(again.failed) == 1
+    # an entry changed under the same name is refused, not reported with the old results
+    changed = load_suite(_write_suite(
+        tmp_path / 's2.py', f'dict(broken=dict(checkpoint={str(broken)!r}), '
+        'pretrained=dict(checkpoint=None))',
+        f'dict(demo=dict(config={FINETUNE!r}, cfg_options={{"train_cfg.max_epochs": 2}}))'))
+    with pytest.raises(SuiteError, match='was run with other commands.*max_epochs=2'):
+        run_suite(changed, changed.runs(str(tmp_path / 'w')), LaunchOptions(python=str(fake)),
+                  log=logged.append)
 
 
 def test_suite_figures():

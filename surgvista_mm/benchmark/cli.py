@@ -78,8 +78,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             '--work-dir', work_dir] + (['--cfg-options', *_options_argv(argv)]
                                        if args.cfg_options else [])
         start = time.monotonic()
-        summary = run_suite(suite, runs, launch, args.dry_run,
-                            lambda spec: finish + ['--finish', spec.run_id])
+        try:
+            summary = run_suite(suite, runs, launch, args.dry_run,
+                                lambda spec: finish + ['--finish', spec.run_id])
+        except SuiteError as exc:
+            print(f'run_suite: error: {exc}', file=sys.stderr)
+            return 2
         if args.dry_run:
             if problems:
                 _print_problems(args.suite, problems, 'a run would stop here')
@@ -91,9 +95,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f'{failure["log"]}')
     try:
         rows, missing = build_report(suite, runs, report_dir)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError) as exc:  # SuiteError: a changed entry
         print(f'run_suite: error while scoring: {exc}', file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, SuiteError) else 1
     print(f'report: {report_dir} ({len(rows)} rows; {len(missing)} of {len(runs)} runs missing)')
     return 1 if missing else 0
 

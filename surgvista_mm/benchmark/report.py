@@ -63,7 +63,7 @@ def collect_scores(suite: Suite, runs: List[RunSpec]
         marker = read_marker(spec)
         test_step = spec.steps[-1]
         evaluator = load_config_cached(test_step.config, test_step.options).get('test_evaluator')
-        scores = score_results(marker['results_dir'], dict(evaluator or {}))
+        scores = score_results(spec.results_dir, dict(evaluator or {}))
         key = (spec.dataset.name, spec.model.name)
         entry = found.setdefault(key, ModelScores(spec, [], []))
         entry.markers.append(marker)

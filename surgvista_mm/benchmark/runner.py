@@ -149,7 +149,30 @@ def run_script(spec: RunSpec, launch: LaunchOptions, finish: List[str]) -> str:
 
 # --------------------------------------------------------------------------- markers
 def is_complete(spec: RunSpec) -> bool:
-    return osp.isfile(osp.join(spec.run_dir, MARKER))
+    """Whether the run finished (its marker exists) with the commands the suite gives now."""
+    if not osp.isfile(osp.join(spec.run_dir, MARKER)):
+        return False
+    check_commands(spec, read_marker(spec).get('commands'))
+    return True
+
+
+def check_commands(spec: RunSpec, recorded: Optional[List[List[str]]]) -> None:
+    """Refuse a run folder made by other commands (a suite entry changed under the same
+    name): its results would be reported for settings they do not have."""
+    if recorded is not None and recorded != spec.commands():
+        changed = next(f'{a[0]} step: {" ".join(a)} (now: {" ".join(b)})'
+                       for a, b in zip(recorded + [['']], spec.commands() + [['']]) if a != b)
+        raise SuiteError(f'{spec.run_dir} was run with other commands than the suite gives now '
+                         f'({changed}); move that folder away or give the entry another name')
+
+
+def _start_run(spec: RunSpec) -> None:
+    """Record the run's commands at its first start (``RUN/commands.json``); check them later."""
+    path = osp.join(spec.run_dir, 'commands.json')
+    if osp.isfile(path):
+        check_commands(spec, read_json(path, 'run commands'))
+    else:
+        atomic_write_json(path, spec.commands())
 
 
 def read_marker(spec: RunSpec) -> Dict:
@@ -181,7 +204,7 @@ def finish_run(spec: RunSpec) -> Dict:
         backbone_checkpoint=backbone,
         backbone_sha256=None if backbone is None else _sha256(backbone),
         tested_checkpoint=tested, tested_sha256=_sha256(tested),
-        results_dir=spec.results_dir)
+        results_dir=spec.results_dir, commands=spec.commands())
     atomic_write_json(osp.join(spec.run_dir, MARKER), marker)
     return marker
 
@@ -230,6 +253,10 @@ def run_suite(suite: Suite, runs: List[RunSpec], launch: LaunchOptions,
     only: it is reported with its log and the next run starts.
     """
     summary = SuiteRunSummary()
+    for spec in runs:  # a changed entry is refused before anything runs
+        is_complete(spec)
+        if not dry_run and osp.isfile(osp.join(spec.run_dir, 'commands.json')):
+            _start_run(spec)
     for spec in runs:
         if is_complete(spec):
             summary.skipped.append(spec.run_id)
@@ -241,6 +268,7 @@ def run_suite(suite: Suite, runs: List[RunSpec], launch: LaunchOptions,
             continue
         log(f'[run ] {spec.run_id} ({spec.protocol_kind} protocol, logs in '
             f'{osp.join(spec.run_dir, "logs")})')
+        _start_run(spec)
         failure = None
         for step in spec.steps:
             if osp.isfile(osp.join(spec.run_dir, 'steps', f'{step.name}.done')):

@@ -182,6 +182,16 @@ class RunSpec:
     def results_dir(self) -> str:
         return osp.join(self.run_dir, 'results')
 
+    def commands(self) -> List[List[str]]:
+        """Each step's tool, config and arguments with the run folder written ``RUN`` (what
+        makes two runs the same run, wherever their folder is)."""
+        def text(arg: Any) -> str:
+            if isinstance(arg, CheckpointOf):
+                arg = f'{arg.work_dir}/[{arg.select}]'
+            return str(arg).replace(self.run_dir, 'RUN')
+        return [[step.kind, step.config, *[text(a) for a in step.tail()]]
+                for step in self.steps]
+
 
 @dataclass
 class Suite:
