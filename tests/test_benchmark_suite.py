@@ -266,7 +266,7 @@ while [ $# -gt 0 ]; do
 done
 case "$tool" in
   *train.py) mkdir -p "$wd" && echo w > "$wd/best_acc_epoch_1.pth";;
-  *test.py) mkdir -p "$od" && echo '{"task": "phase", "protocol": "unrelaxed"}' > "$od/metrics.json";;
+  *test.py) mkdir -p "$od" && echo '{"task": "phase"}' > "$od/metrics.json";;
 esac
 '''
 
@@ -336,3 +336,36 @@ def test_suite_figures():
     (line,) = [c.lines[0] for c in ax.containers if c.get_label() == 'jaccard']
     assert list(line.get_xdata()) == [1.0, 2.0, 3.0]
     assert list(line.get_ydata()) == [65.0, 70.0, 75.0]
+
+
+def test_dry_run_launchers(tmp_path, capsys):
+    """--dry-run prints each run's commands for torchrun (tools/dist_*.sh) and Slurm."""
+    ckpt = tmp_path / 'b.pth'
+    ckpt.write_bytes(b'x')
+    work = str(tmp_path / 'w')
+    common = [osp.join(SUITES, 'demo.py'), '--work-dir', work, '--dry-run', '--cfg-options',
+              f'models.pretrained.checkpoint={ckpt}', 'datasets.demo.data_root=/data/demo']
+    assert run_suite_main(common + ['--launcher', 'pytorch', '--gpus', '2']) == 0
+    out = capsys.readouterr().out
+    run = osp.join(work, 'runs', 'scratch', 'demo', 'seed1')
+    lines = out.split('# scratch/demo/seed1 (clean protocol)\n')[1].splitlines()
+    assert lines[1].startswith(osp.join(ROOT, 'tools', 'dist_train.sh')
+                               + ' configs/finetune/surgvista_demo_phase.py 2 --work-dir '
+                               f'{run}/train --seed 1 --cfg-options')
+    assert 'model.backbone.init_cfg=None' in lines[1]
+    assert 'test_dataloader.dataset.data_root=/data/demo' in lines[1]
+    assert lines[2].startswith(osp.join(ROOT, 'tools', 'dist_test.sh')
+                               + ' configs/finetune/surgvista_demo_phase.py "$(ls -t '
+                               f'{run}/train/best_*.pth | head -1)" 2 --work-dir {run}/test')
+    assert 'init_cfg' not in lines[2]  # the fine-tuned weights are loaded at test time
+    assert run_suite_main(common + ['--launcher', 'slurm', '--partition', 'gpu']) == 0
+    out = capsys.readouterr().out
+    lines = out.split('# scratch/demo/seed1 (clean protocol)\n')[1].splitlines()
+    assert lines[1].startswith(osp.join(ROOT, 'tools', 'slurm_train.sh') + ' gpu '
+                               'scratch-demo-s1-train configs/finetune/surgvista_demo_phase.py '
+                               f'{run}/train --seed 1 --cfg-options')
+    assert lines[2].startswith('srun -p gpu --job-name=scratch-demo-s1-test --gres=gpu:1 ')
+    assert lines[2].endswith('--launcher=slurm')
+    assert not osp.exists(work)
+    assert run_suite_main(common + ['--launcher', 'slurm']) == 2
+    assert '--partition' in capsys.readouterr().err

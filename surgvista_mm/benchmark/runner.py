@@ -74,8 +74,9 @@ def validate_suite(suite: Suite, runs: List[RunSpec], check_checkpoints: bool = 
             if step.kind == 'test':
                 evaluator = cfg.get('test_evaluator') or {}
                 if cfg.get('test_dataloader') is None or evaluator.get('type') not in _TASKS:
-                    problems.append(f'{where}: {step.config} has no test_dataloader / test_evaluator '
-                                    f'of a type the report scores ({sorted(_TASKS)})')
+                    problems.append(f'{where}: {step.config} has no test_dataloader / '
+                                    f'test_evaluator of a type the report scores '
+                                    f'({sorted(_TASKS)})')
         ckpt = spec.backbone_checkpoint
         if check_checkpoints and ckpt is not None and not osp.isfile(ckpt):
             problems.append(f'model {spec.model.name!r}: backbone checkpoint not found: {ckpt!r}')
@@ -84,17 +85,6 @@ def validate_suite(suite: Suite, runs: List[RunSpec], check_checkpoints: bool = 
             problems.append(f'dataset {dataset!r} mixes paper-protocol and clean-protocol '
                             f'configs ({by_model}): give every model the same protocol')
     return list(dict.fromkeys(problems))
-
-
-def evaluator_task(config: str, options: Dict) -> str:
-    """The task the test evaluator scores (``phase``, ``triplet``, ``cvs``, ``action``)."""
-    evaluator = load_config_cached(config, options).get('test_evaluator') or {}
-    task = _TASKS.get(evaluator.get('type'))
-    if task is None:
-        raise SuiteError(f'{config}: unsupported test_evaluator {evaluator.get("type")!r}')
-    if task == 'cvs' and evaluator.get('task', 'multilabel') != 'multilabel':
-        return 'cvs_single_label'
-    return task
 
 
 # --------------------------------------------------------------------------- commands
@@ -219,8 +209,7 @@ class SuiteRunSummary:
     failed: List[Dict[str, str]] = field(default_factory=list)
 
 
-def _run_step(step: Step, spec: RunSpec, launch: LaunchOptions, log: Callable[[str], None]
-              ) -> Optional[Dict[str, str]]:
+def _run_step(step: Step, spec: RunSpec, launch: LaunchOptions) -> Optional[Dict[str, str]]:
     """Run one step (its output appended to ``logs/<step>.log``); a failure's description."""
     log_path = osp.join(spec.run_dir, 'logs', f'{step.name}.log')
     os.makedirs(osp.dirname(log_path), exist_ok=True)
@@ -273,7 +262,7 @@ def run_suite(suite: Suite, runs: List[RunSpec], launch: LaunchOptions,
         for step in spec.steps:
             if osp.isfile(osp.join(spec.run_dir, 'steps', f'{step.name}.done')):
                 continue
-            failure = _run_step(step, spec, launch, log)
+            failure = _run_step(step, spec, launch)
             if failure:
                 break
         if failure is None:

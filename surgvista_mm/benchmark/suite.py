@@ -49,7 +49,7 @@ import hashlib
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -465,8 +465,10 @@ def _backbone_checkpoint(config: str, options: Dict[str, Any]) -> Optional[str]:
         return options['model.backbone.init_cfg.checkpoint']
     if not osp.isfile(config):
         return None
-    init_cfg = ((load_config_cached(config).get('model') or {}).get('backbone') or {}).get('init_cfg')
+    backbone = (load_config_cached(config).get('model') or {}).get('backbone') or {}
+    init_cfg = backbone.get('init_cfg')
     return init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
 
 
-__all__ += ['expand_loader_options', 'render_option', 'checkpoint_select', 'twostage_config', 'load_config_cached']
+__all__ += ['expand_loader_options', 'render_option', 'checkpoint_select', 'twostage_config',
+            'load_config_cached']
