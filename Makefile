@@ -2,6 +2,7 @@
 #   make demo           pre-train the demo config on a generated dataset (CPU, a few minutes)
 #   make demo-finetune  fine-tune from that backbone, test with --out-dir, re-score, run online
 #   make demo-twostage  two-stage paradigm on the demo data: frame model, feature bank, MS-TCN
+#   make demo-suite     benchmark suite: that backbone vs from scratch, 2 seeds, CIs, P-values
 #   make test   run the test suite (CPU)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -16,8 +17,10 @@ DEMO_WORK  ?= work_dirs/demo
 DEMO_FT    ?= work_dirs/demo_finetune
 DEMO_FT_CFG := configs/finetune/surgvista_demo_phase.py
 DEMO_2S    ?= work_dirs/demo_twostage
+DEMO_SUITE ?= work_dirs/demo_suite
+DEMO_SUITE_DATA ?= data/demo_suite
 
-.PHONY: install demo demo-finetune demo-twostage test benchmark clean-demo
+.PHONY: install demo demo-finetune demo-twostage demo-suite test benchmark clean-demo
 
 $(VENV)/.installed: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +70,17 @@ demo-twostage: install
 	    --classes cholec80 --out $(DEMO_2S)/results/eval_phase.json
 	$(PY) tools/twostage/demo_report.py $(DEMO_2S)/results
 
+# configs/suites/demo.py: fine-tuned from `make demo`'s backbone vs from scratch, 2 seeds each,
+# on a demo dataset with 4 held-out test videos (generated once, other videos than make demo's);
+# resumable (rerun it after an interruption); report in $(DEMO_SUITE)/report
+demo-suite: install
+	test -f $(DEMO_WORK)/last_checkpoint || $(MAKE) demo
+	$(PY) tools/make_demo_data.py --out $(DEMO_SUITE_DATA) --videos 8 --test-videos 4 --seed 1 \
+	    --web-videos 0 --no-progress
+	$(PY) tools/run_suite.py configs/suites/demo.py --work-dir $(DEMO_SUITE) --cfg-options \
+	    datasets.demo.data_root=$(DEMO_SUITE_DATA) \
+	    models.pretrained.checkpoint=$(DEMO_WORK)/last_checkpoint
+
 test: install
 	$(PY) -m pytest tests -q
 
@@ -75,4 +89,4 @@ benchmark: install
 	$(PY) tools/benchmark/pretrain_step.py
 
 clean-demo:
-	rm -rf $(DEMO_WORK) $(DEMO_FT) $(DEMO_2S)
+	rm -rf $(DEMO_WORK) $(DEMO_FT) $(DEMO_2S) $(DEMO_SUITE)

@@ -15,9 +15,11 @@ from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # configs/twostage/ (image encoders up to ViT-L, temporal models) are built by
-# tests/test_twostage_configs.py
+# tests/test_twostage_configs.py; configs/suites/ holds benchmark suites, not runner configs
+# (built in test_benchmark_suite.py)
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p and osp.join('configs', 'twostage') not in p)
+                 if '_base_' not in p and f'{osp.sep}twostage{osp.sep}' not in p
+                 and f'{osp.sep}suites{osp.sep}' not in p)
 VITB_ENCODER_PARAMS = 86_227_200
 # the templates for one's own data need their one required option
 CUSTOM = osp.join(ROOT, 'tests', 'data', 'custom_dataset')
