@@ -172,6 +172,19 @@ def test_fig4_suite_builds(tmp_path):
     assert len(specs) == 6 * 6 * 3
     assert validate_suite(suite, specs, check_checkpoints=False) == []
 
+    # a dataset's data_root reaches the frame step and the bank (which reads the same videos)
+    root = str(tmp_path / 'mine' / 'cholec80')
+    suite = load_suite(osp.join(SUITES, 'fig4_surgical.py'),
+                       {'datasets.cholec80.data_root': root})
+    spec = next(s for s in suite.runs(str(tmp_path)) if s.dataset.name == 'cholec80'
+                and s.model.name == 'endovit_vitb')
+    frame, bank = spec.steps[0], spec.steps[1]
+    assert (frame.kind, bank.kind) == ('train', 'extract_bank')
+    roots = {k: v for k, v in frame.options.items() if k.endswith('.data_root')}
+    assert roots and set(roots.values()) == {root}
+    assert {k: v for k, v in bank.options.items() if k.endswith('.data_root')} == roots
+    assert not any(k.startswith('model.backbone.init_cfg') for k in bank.options)
+
 
 # --------------------------------------------------------------------------- resume
 def _tiny_suite(tmp_path, demo: str) -> str:

@@ -439,7 +439,9 @@ def _two_stage_spec(model: ModelEntry, dataset: DatasetEntry, seed: int, run_dir
     steps = [
         Step('frame', 'train', frame_cfg, ['--work-dir', frame_dir, '--seed', str(seed)],
              frame_opts),
-        Step('bank', 'extract_bank', frame_cfg, [frame_ckpt, '--out', bank]),
+        # the bank reads the stage-1 datasets' videos: the same data roots as the frame step
+        Step('bank', 'extract_bank', frame_cfg, [frame_ckpt, '--out', bank],
+             _test_options(frame_opts)),
         Step('tcn', 'train', tcn_cfg, ['--work-dir', tcn_dir, '--seed', str(seed)], bank_opts),
         Step('test', 'test', tcn_cfg,
              [CheckpointOf(tcn_dir, tcn_select), '--work-dir', osp.join(run_dir, 'test'),
