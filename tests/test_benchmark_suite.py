@@ -23,6 +23,7 @@ from surgvista_mm.benchmark.runner import validate_suite
 from surgvista_mm.benchmark.scoring import RunScores
 from surgvista_mm.benchmark.suite import (SuiteError, expand_loader_options, load_config_cached,
                                           load_suite)
+from tests.helpers.devices import CPU_ONLY_ENV
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUITES = osp.join(ROOT, 'configs', 'suites')
@@ -214,7 +215,7 @@ def test_suite_killed_and_resumed_equals_uninterrupted(make_demo, tmp_path, caps
     demo = make_demo('--videos', '4', '--frames', '24', '--size', '64', '--web-videos', '0',
                      '--test-videos', '2', '--no-progress')
     suite = _tiny_suite(tmp_path, demo)
-    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT)
+    env = dict(os.environ, **CPU_ONLY_ENV, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
 
     # uninterrupted
     full = str(tmp_path / 'full')

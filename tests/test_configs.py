@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from surgvista_mm.engine import SurgVistaOptimWrapperConstructor
 from surgvista_mm.registry import MODELS
 from surgvista_mm.utils import check_config, load_config
+from tests.helpers.configs import CONFIG_OPTIONS
 from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -21,12 +22,7 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
                  if '_base_' not in p and f'{osp.sep}twostage{osp.sep}' not in p
                  and f'{osp.sep}suites{osp.sep}' not in p)
 VITB_ENCODER_PARAMS = 86_227_200
-# the templates for one's own data need their one required option
-CUSTOM = osp.join(ROOT, 'tests', 'data', 'custom_dataset')
-OPTIONS = {'configs/finetune/surgvista_vitb_custom_phase.py': dict(data_root=f'{CUSTOM}/phase'),
-           'configs/finetune/surgvista_vitb_custom_triplet.py':
-               dict(data_root=f'{CUSTOM}/triplet'),
-           'configs/finetune/surgvista_demo_custom_phase.py': dict(data_root=f'{CUSTOM}/phase')}
+OPTIONS = CONFIG_OPTIONS  # the templates for one's own data need their data_root
 
 
 def _rel(path: str) -> str:

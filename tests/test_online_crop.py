@@ -17,6 +17,7 @@ import torch
 from surgvista_mm.data_prep.frames import margin_box
 from surgvista_mm.data_prep.releases import prepare
 from surgvista_mm.utils import load_config
+from tests.helpers.devices import CPU_ONLY_ENV
 from tests.helpers.synth_video import smooth_frames, write_video
 from tests.helpers.tools import load_tool
 from tests.test_custom_dataset import CLASSES, PHASE, _put, _toy_options
@@ -90,7 +91,7 @@ def test_online_on_letterboxed_mp4_equals_test_py(letterboxed_release, tmp_path)
     cfg_path = str(tmp_path / 'toy_custom.py')
     cfg.dump(cfg_path)
     results = str(tmp_path / 'results')
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=ROOT)
+    env = dict(os.environ, **CPU_ONLY_ENV, PYTHONPATH=ROOT)
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), cfg_path, ckpt,
                            '--work-dir', str(tmp_path / 'test'), '--out-dir', results],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
