@@ -45,7 +45,6 @@ one table: every dataset's runs must share one protocol kind.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from mmengine.config import Config
 
 from surgvista_mm.utils.config_check import ConfigError, check_cfg_options, load_config
+from surgvista_mm.utils.io import file_sha256
 
 __all__ = ['SuiteError', 'Suite', 'ModelEntry', 'DatasetEntry', 'Step', 'CheckpointOf', 'RunSpec',
            'load_suite', 'protocol_kind', 'file_sha256', 'resolve_checkpoint_path',
@@ -229,14 +229,6 @@ def protocol_kind(config_path: str) -> str:
     """``'paper'`` for a ``*_paper.py`` config, else ``'clean'``."""
     return 'paper' if osp.basename(config_path).endswith('_paper.py') else 'clean'
 
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """SHA-256 (hex) of a file."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_checkpoint_path(path: str) -> str:

@@ -26,7 +26,6 @@ Fixed position tables stored in a source are dropped (the model recomputes them)
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from .natural import ALLOWED_MISSING as NATURAL_ALLOWED_MISSING
 from .natural import CONVERTERS as NATURAL_CONVERTERS
 from .safe_load import load_checkpoint_file, load_external_weights
 from .state_dict import check_state_dict, strip_prefix, unwrap_state_dict
+from ..utils.io import file_sha256
 
 KINDS = ('surgvista-pretrain', 'surgvista-finetune', 'videomae', 'mvd', 'endossl',
          'surgvista-mm', 'mmaction2-vit', 'umt', 'timm-vit',
@@ -227,14 +227,6 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], kind: str,
         report.missing = check_state_dict(out, target, source, allow_missing=allow)
     return out, report
 
-
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes (recorded in a converted file's ``meta``)."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_converted(state: Mapping[str, torch.Tensor], dst: str, meta: Dict,

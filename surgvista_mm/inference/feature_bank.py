@@ -19,7 +19,6 @@ never silently reused or mixed.
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import os
 import os.path as osp
@@ -29,6 +28,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
+
+from surgvista_mm.utils.io import file_sha256
 
 __all__ = ['BANK_FILE', 'BANK_SPLITS', 'StaleBankError', 'file_sha256', 'read_bank_meta',
            'bank_videos', 'extract_bank']
@@ -43,14 +44,6 @@ BANK_SPLITS = (('train', 'train_dataloader'), ('val', 'val_dataloader'),
 class StaleBankError(RuntimeError):
     """The bank folder holds features of another checkpoint (or of another feature width)."""
 
-
-def file_sha256(path: str, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_bank_meta(bank_dir: str) -> Dict:

@@ -7,6 +7,7 @@ give (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -149,3 +150,13 @@ def read_json(path: str, what: str) -> Any:
 def atomic_write_json(path: str, obj: Any, indent: int = 2) -> None:
     """Atomically write JSON; NaN and infinite floats become ``null`` (strict JSON has neither)."""
     atomic_write_text(path, json.dumps(_nan_to_none(obj), indent=indent, allow_nan=False) + '\n')
+
+
+def file_sha256(path: str, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file's bytes, read ``chunk`` bytes at a time (checkpoint hashes in
+    converted files' ``meta``, feature banks' ``bank.json`` and benchmark reports)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
