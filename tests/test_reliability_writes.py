@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import os.path as osp
 import stat
@@ -236,7 +237,20 @@ def test_a_killed_test_run_leaves_no_partial_folder_for_good(tmp_path):
         (out / name).mkdir()
         (out / name / STAGE_MARKER).write_text(json.dumps(info))
         (out / name / 'scores.npz').write_bytes(b'half')
-    (out / '.partial-7').mkdir()  # no marker: not ours
-    SurgicalPredictionWriter(metric=PHASE, out_dir=str(out))  # the next start
+    (out / '.partial-7').mkdir()  # no marker: not ours (or an older build's)
+    from mmengine.logging import MMLogger
+    logger, records = MMLogger.get_current_instance(), []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        SurgicalPredictionWriter(metric=PHASE, out_dir=str(out))  # the next start
+    finally:
+        logger.removeHandler(handler)
     assert sorted(os.listdir(out)) == sorted(['.partial-1', '.partial-7',
                                               f'.partial-{os.getpid()}'])
+    # the removed stage is logged; the kept foreign ones are named in warnings, the live one not
+    messages = {r.getMessage(): r.levelno for r in records}
+    assert any(m.startswith(f'removed {out / left}') for m in messages)
+    warned = sorted(m.split(':')[0] for m, level in messages.items() if level == logging.WARNING)
+    assert warned == [f'kept {out / ".partial-1"}', f'kept {out / ".partial-7"}']

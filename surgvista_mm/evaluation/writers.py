@@ -29,6 +29,7 @@ checked with ``safe_child``: a video id cannot lead a write outside ``out_dir``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -79,12 +80,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _stage_status(out_dir: str, name: str, host: str) -> Optional[str]:
+    """What ``out_dir/name`` is, for a ``.partial-<pid>`` name: ``'stale'`` (ours, its process on
+    this host is gone), ``'live'`` (ours, its process runs), ``'other host'`` (ours, written on
+    another node) or ``'unmarked'`` (no readable marker: an older build's or not ours); None for
+    other names."""
+    m = _STAGE.match(name)
+    if not m or not osp.isdir(osp.join(out_dir, name)):
+        return None
+    try:
+        with open(osp.join(out_dir, name, STAGE_MARKER), encoding='utf-8') as f:
+            info = json.load(f)
+        pid = int(info['pid'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 'unmarked'
+    if info.get('host') != host:
+        return 'other host'
+    if pid != int(m.group(1)):
+        return 'unmarked'  # a marker of another folder: not written by this writer here
+    if _pid_alive(pid):
+        return 'live'
+    return 'stale'
+
+
 def clean_stale_stages(out_dir: str) -> List[str]:
     """Remove the staging folders that killed runs left in ``out_dir``.
 
     Only a folder named ``.partial-<pid>`` holding this writer's marker, written on this host by
     a process that no longer exists, is removed (a live run's stage and anything else are
-    kept).
+    kept). A kept ``.partial-<pid>`` folder without the marker (an older build's, or not ours) or
+    from another host is named in a warning, so the user can remove it by hand.
 
     Returns:
         the removed folders.
@@ -94,22 +119,19 @@ def clean_stale_stages(out_dir: str) -> List[str]:
         return removed
     host = socket.gethostname()
     for name in sorted(os.listdir(out_dir)):
-        m = _STAGE.match(name)
-        marker = osp.join(out_dir, name, STAGE_MARKER)
-        if not m or not osp.isfile(marker):
-            continue
-        try:
-            with open(marker, encoding='utf-8') as f:
-                info = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if info.get('host') != host or info.get('pid') != int(m.group(1)) or \
-                _pid_alive(int(info['pid'])):
-            continue
-        shutil.rmtree(osp.join(out_dir, name), ignore_errors=True)
-        removed.append(osp.join(out_dir, name))
-        print_log(f'removed {osp.join(out_dir, name)}, the staging folder of an interrupted run '
-                  f'(process {info["pid"]})', logger='current')
+        status = _stage_status(out_dir, name, host)
+        path = osp.join(out_dir, name)
+        if status == 'stale':
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            print_log(f'removed {path}, the staging folder of an interrupted run '
+                      f'(process {name.split("-", 1)[1]})', logger='current')
+        elif status in ('unmarked', 'other host'):
+            why = ('has no marker (.surgvista-partial.json): left by an older build, or not ours'
+                   if status == 'unmarked' else 'was written on another host (a run there may '
+                   'still be writing it)')
+            print_log(f'kept {path}: it {why}; remove it by hand if no run is writing there',
+                      logger='current', level=logging.WARNING)
     return removed
 
 
