@@ -113,6 +113,14 @@ def test_figure_suites_build(name, runs, tmp_path):
     assert suite.reference in [m.name for m in suite.models]
 
 
+def test_every_suite_file_is_built_by_a_test():
+    """A new suite in configs/suites/ must join test_figure_suites_build or
+    test_fig4_suite_builds (files starting with '_' are bases they inherit)."""
+    built = {'fig2_natural', 'fig3_tasks', 'fig5_scaling', 'demo', 'fig4_surgical'}
+    assert {osp.splitext(n)[0] for n in os.listdir(SUITES)
+            if n.endswith('.py') and not n.startswith('_')} == built
+
+
 def test_fig2_baseline_options_equal_the_baseline_configs(tmp_path):
     """A natural-domain entry's cfg_options on the Cholec80 paper config give the model and data
     of its configs/finetune/baseline_*.py (so the other datasets get the same backbone)."""
