@@ -163,12 +163,18 @@ def test_fig4_two_stage_dry_run(tmp_path, capsys):
     assert f'tools/test.py {tcn_cfg} "$(ls -t {run}/tcn/best_*.pth' in lines[4]
     assert lines[4].endswith(f'--out-dir {run}/results --force {opts}')
     assert lines[5].endswith('--finish endovit_vitb/cataracts/seed1')
-    # SurgVISTA: stage 1 is its clip fine-tuning config from the entry's checkpoint
+    # SurgVISTA, the paper's bar: end to end (train, test) from the entry's checkpoint
     sv = out.split('# surgvista_vitb/cholec80/seed0 (clean protocol)\n')[1].splitlines()
     assert 'tools/train.py configs/finetune/surgvista_vitb_cholec80_phase.py' in sv[1]
     assert 'model.backbone.init_cfg.checkpoint=checkpoints/surgvista_vitb_pretrain.pth' in sv[1]
-    assert 'configs/twostage/surgvista_vitb_cholec80_tcn.py' in sv[3]
-    assert out.count('\n# ') + 1 == 6 * 6 * 3 and not osp.exists(work)
+    assert 'tools/test.py configs/finetune/surgvista_vitb_cholec80_phase.py' in sv[2]
+    assert 'extract_bank' not in sv[1] + sv[2] + sv[3]
+    # beyond the paper: its TCN's stage 1 is the same clip fine-tuning config
+    st = out.split('# surgvista_vitb_tcn/cholec80/seed0 (clean protocol)\n')[1].splitlines()
+    assert 'tools/train.py configs/finetune/surgvista_vitb_cholec80_phase.py' in st[1]
+    assert 'model.backbone.init_cfg.checkpoint=checkpoints/surgvista_vitb_pretrain.pth' in st[1]
+    assert 'configs/twostage/surgvista_vitb_cholec80_tcn.py' in st[3]
+    assert out.count('\n# ') + 1 == 7 * 6 * 3 and not osp.exists(work)
     if not osp.isdir(osp.join(ROOT, 'configs', 'twostage')):
         assert rc == 2 and 'config file not found' in err and tcn_cfg in err
 
@@ -178,7 +184,9 @@ def test_fig4_suite_builds(tmp_path):
         pytest.skip('configs/twostage/ (the two-stage pipeline of branch i14) is not merged yet')
     suite = load_suite(osp.join(SUITES, 'fig4_surgical.py'))
     specs = suite.runs(str(tmp_path))
-    assert len(specs) == 6 * 6 * 3
+    assert len(specs) == 7 * 6 * 3
+    ref = next(m for m in suite.models if m.name == 'surgvista_vitb')
+    assert suite.reference == 'surgvista_vitb' and not ref.two_stage
     assert validate_suite(suite, specs, check_checkpoints=False) == []
 
     # a dataset's data_root reaches the frame step and the bank (which reads the same videos)
