@@ -164,6 +164,12 @@ def test_slurm_dry_run_prints_srun(tmp_path):
     assert '--cpus-per-task=12 ' in out  # the config's 10 workers + 2 (tools/misc/resources.py)
     assert '--launcher=slurm' in out and '--work-dir=work_dirs/sv' in out
     assert out.strip().endswith('--seed 1')
+    # a worker count overridden on the command line sizes the request
+    out = subprocess.run(['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'sv',
+                          'configs/pretrain/surgvista_vitb.py', 'work_dirs/sv', '--cfg-options',
+                          'train_dataloader.num_workers=3'],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert '--cpus-per-task=5 ' in out
 
 
 def test_checkpoints_are_written_atomically(tmp_path, demo_root):

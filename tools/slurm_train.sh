@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slurm training: tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # Environment: GPUS (total, default 8), GPUS_PER_NODE (default 8), CPUS_PER_TASK (default: the
-# config's train_dataloader.num_workers + 2, from tools/misc/resources.py),
+# config's train_dataloader.num_workers + 2, --cfg-options included, from tools/misc/resources.py),
 # SRUN_ARGS (extra srun options), PYTHON, DRY_RUN=1 (print the srun command instead of running it).
 set -euo pipefail
 if [ $# -lt 4 ]; then
@@ -18,7 +18,7 @@ SRUN_ARGS=${SRUN_ARGS:-}
 PYTHON=${PYTHON:-python}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [ -z "${CPUS_PER_TASK:-}" ]; then  # one core per DataLoader worker + the main process
-  CPUS_PER_TASK=$("$PYTHON" "$ROOT/tools/misc/resources.py" "$CONFIG" --cpus) || {
+  CPUS_PER_TASK=$("$PYTHON" "$ROOT/tools/misc/resources.py" "$CONFIG" --cpus -- "$@") || {
     echo "$0: could not read the worker count of $CONFIG; set CPUS_PER_TASK" >&2; exit 2; }
 fi
 cmd=(srun -p "$PARTITION" --job-name="$JOB_NAME" --gres=gpu:"$GPUS_PER_NODE"
