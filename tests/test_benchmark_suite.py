@@ -212,6 +212,37 @@ def test_fig4_two_stage_dry_run(tmp_path, capsys):
         assert rc == 2 and 'config file not found' in err and tcn_cfg in err
 
 
+def test_bank_step_device_follows_the_launcher(tmp_path, capsys, monkeypatch):
+    """The feature bank is extracted on the GPU for the pytorch and Slurm launchers (the tool's
+    default is the CPU); locally on the CPU unless this machine has a GPU. The device is not
+    part of the recorded commands (a run may be finished with another launcher)."""
+    from surgvista_mm.benchmark.runner import LaunchOptions, step_argv
+    work = str(tmp_path / 'fig4')
+    args = [osp.join(SUITES, 'fig4_surgical.py'), '--work-dir', work, '--dry-run',
+            '--cfg-options', 'datasets.cholec80.data_root=/data/c80']
+    run = osp.join(work, 'runs', 'endovit_vitb', 'cholec80', 'seed0')
+    for launcher in (['--launcher', 'pytorch', '--gpus', '8'],
+                     ['--launcher', 'slurm', '--partition', 'gpu']):
+        run_suite_main(args + launcher)
+        out = capsys.readouterr().out
+        block = out.split('# endovit_vitb/cholec80/seed0 (clean protocol)\n')[1]
+        bank = block.splitlines()[2]
+        assert 'tools/twostage/extract_bank.py configs/twostage/endovit_vitb_cholec80_frame.py' \
+            in bank, launcher
+        assert f'--out {run}/bank --device cuda --cfg-options ' in bank, launcher
+        assert 'train_dataloader.dataset.data_root=/data/c80' in bank
+        assert '--device' not in block.splitlines()[1] + block.splitlines()[3]
+    spec = next(s for s in load_suite(osp.join(SUITES, 'fig4_surgical.py')).runs(work)
+                if s.run_id == 'endovit_vitb/cholec80/seed0')
+    assert not any('--device' in c for c in spec.commands()[1])
+    bank = spec.steps[1]
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert '--device' not in step_argv(bank, spec, LaunchOptions('local'))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    argv = step_argv(bank, spec, LaunchOptions('local'))
+    assert argv[argv.index('--device') + 1] == 'cuda'
+
+
 def test_fig4_suite_builds(tmp_path):
     if not osp.isdir(osp.join(ROOT, 'configs', 'twostage')):
         pytest.skip('configs/twostage/ (the two-stage pipeline of branch i14) is not merged yet')

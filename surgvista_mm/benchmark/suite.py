@@ -157,11 +157,12 @@ class Step:
     args: List[Any]
     options: Dict[str, Any] = field(default_factory=dict)
 
-    def tail(self) -> List[Any]:
-        """``args`` then ``--cfg-options KEY=VALUE ...`` (when there are options)."""
+    def tail(self, extra: Tuple[str, ...] = ()) -> List[Any]:
+        """``args``, ``extra`` (launch-dependent arguments, e.g. the bank's ``--device``), then
+        ``--cfg-options KEY=VALUE ...`` (when there are options)."""
         if not self.options:
-            return list(self.args)
-        return [*self.args, '--cfg-options',
+            return [*self.args, *extra]
+        return [*self.args, *extra, '--cfg-options',
                 *[render_option(k, v) for k, v in self.options.items()]]
 
 
