@@ -114,7 +114,7 @@ def bank_device(launcher: str) -> Optional[str]:
 def step_argv(step: Step, spec: RunSpec, launch: LaunchOptions) -> List[object]:
     """The command of ``step`` (items are strings or :class:`CheckpointOf`). The launch-dependent
     arguments (the bank's ``--device``) are not part of :meth:`RunSpec.commands`: a run started
-    with one launcher is finished with another."""
+    with one launcher may be finished with another."""
     tool = osp.join(ROOT, _TOOLS[step.kind])
     device = bank_device(launch.launcher) if step.kind == 'extract_bank' else None
     tail = step.tail(('--device', device) if device else ())
