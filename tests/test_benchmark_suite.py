@@ -102,6 +102,45 @@ def test_missing_config_or_checkpoint_fails_before_training(tmp_path, capsys):
     assert not (work / 'runs').exists()
 
 
+def test_suite_checks_configs_as_the_tools_load_them(tmp_path, capsys):
+    """The suite loads each step's config with its options through load_config, as the tools
+    do: an option the tool would refuse is refused before any run, and a template's
+    ${data_root} is set from the dataset entry's data_root (or its cfg_options)."""
+    from surgvista_mm.utils.config_check import load_config
+    work = tmp_path / 'work'
+    scratch = 'dict(pretrained=dict(checkpoint=None))'
+    # a top-level variable of the file: the tool refuses it, so must the suite (dry run too)
+    suite = _write_suite(tmp_path / 'unused.py', scratch,
+                         f'dict(demo=dict(config={FINETUNE!r}, cfg_options={{"max_epochs": 2}}))')
+    assert run_suite_main([suite, '--work-dir', str(work), '--dry-run']) == 2
+    err = capsys.readouterr().err
+    assert "model 'pretrained' on dataset 'demo'" in err
+    assert '--cfg-options max_epochs' in err and 'train_cfg.max_epochs' in err
+    assert not work.exists()
+
+    template = 'configs/finetune/surgvista_demo_custom_phase.py'
+    root = osp.join(ROOT, 'tests', 'data', 'custom_dataset', 'phase')
+    for entry in (f'data_root={root!r}', f'cfg_options={{"data_root": {root!r}}}'):
+        suite = _write_suite(tmp_path / 'custom.py', scratch,
+                             f'dict(mine=dict(config={template!r}, {entry}))')
+        assert run_suite_main([suite, '--work-dir', str(work), '--dry-run']) == 0, entry
+        assert capsys.readouterr().err == ''
+        spec = load_suite(suite).runs(str(work))[0]
+        assert spec.steps[0].options['data_root'] == root
+        for step in spec.steps:  # each emitted command loads in the tool
+            cfg = load_config(step.config, step.options)
+            assert cfg.classes == f'{root}/classes.txt'
+            assert cfg.test_dataloader.dataset.data_root == root
+    # a config without ${data_root}: the loaders' data_root only (no unused top-level option)
+    suite = _write_suite(tmp_path / 'plain.py', scratch,
+                         f'dict(demo=dict(config={FINETUNE!r}, data_root="/data/demo"))')
+    spec = load_suite(suite).runs(str(work))[0]
+    assert 'data_root' not in spec.steps[0].options
+    assert spec.steps[0].options['train_dataloader.dataset.data_root'] == '/data/demo'
+    assert validate_suite(load_suite(suite), [spec], check_checkpoints=False) == []
+    assert not work.exists()
+
+
 @pytest.mark.parametrize('name,runs', [('fig2_natural', 9 * 8 * 3), ('fig3_tasks', 9 * 5 * 3),
                                        ('fig5_scaling', 5 * 13), ('demo', 2 * 2)])
 def test_figure_suites_build(name, runs, tmp_path):
@@ -177,6 +216,37 @@ def test_fig4_two_stage_dry_run(tmp_path, capsys):
     assert out.count('\n# ') + 1 == 7 * 6 * 3 and not osp.exists(work)
     if not osp.isdir(osp.join(ROOT, 'configs', 'twostage')):
         assert rc == 2 and 'config file not found' in err and tcn_cfg in err
+
+
+def test_bank_step_device_follows_the_launcher(tmp_path, capsys, monkeypatch):
+    """The feature bank is extracted on the GPU for the pytorch and Slurm launchers (the tool's
+    default is the CPU); locally on the CPU unless this machine has a GPU. The device is not
+    part of the recorded commands (a run may be finished with another launcher)."""
+    from surgvista_mm.benchmark.runner import LaunchOptions, step_argv
+    work = str(tmp_path / 'fig4')
+    args = [osp.join(SUITES, 'fig4_surgical.py'), '--work-dir', work, '--dry-run',
+            '--cfg-options', 'datasets.cholec80.data_root=/data/c80']
+    run = osp.join(work, 'runs', 'endovit_vitb', 'cholec80', 'seed0')
+    for launcher in (['--launcher', 'pytorch', '--gpus', '8'],
+                     ['--launcher', 'slurm', '--partition', 'gpu']):
+        run_suite_main(args + launcher)
+        out = capsys.readouterr().out
+        block = out.split('# endovit_vitb/cholec80/seed0 (clean protocol)\n')[1]
+        bank = block.splitlines()[2]
+        assert 'tools/twostage/extract_bank.py configs/twostage/endovit_vitb_cholec80_frame.py' \
+            in bank, launcher
+        assert f'--out {run}/bank --device cuda --cfg-options ' in bank, launcher
+        assert 'train_dataloader.dataset.data_root=/data/c80' in bank
+        assert '--device' not in block.splitlines()[1] + block.splitlines()[3]
+    spec = next(s for s in load_suite(osp.join(SUITES, 'fig4_surgical.py')).runs(work)
+                if s.run_id == 'endovit_vitb/cholec80/seed0')
+    assert not any('--device' in c for c in spec.commands()[1])
+    bank = spec.steps[1]
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert '--device' not in step_argv(bank, spec, LaunchOptions('local'))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    argv = step_argv(bank, spec, LaunchOptions('local'))
+    assert argv[argv.index('--device') + 1] == 'cuda'
 
 
 def test_fig4_suite_builds(tmp_path):

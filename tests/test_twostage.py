@@ -202,6 +202,10 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
                                      '--cfg-options', *frame_opts])
     best = glob.glob(str(run / 'frame' / 'best_*.pth'))
     assert len(best) == 1
+    # auto_scale_lr: the LR 2e-3 is written for 1 process x 32 frames; this launch has 8
+    last = (run / 'frame' / 'last_checkpoint').read_text().strip()
+    groups = torch.load(last, weights_only=True)['optimizer']['param_groups']
+    assert [g['initial_lr'] for g in groups] == pytest.approx([2e-3 * 8 / 32] * len(groups))
     # 2. the bank of the best checkpoint
     assert load_tool('twostage/extract_bank').main(
         [FRAME_CFG, best[0], '--out', str(run / 'bank'), '--no-progress', '--cfg-options',
@@ -217,6 +221,10 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
                                      'train_cfg.max_epochs=3', 'train_cfg.val_begin=2'])
     best_tcn = glob.glob(str(run / 'tcn' / 'best_*.pth'))
     assert len(best_tcn) == 1 and 'video_accuracy' in best_tcn[0]
+    # one process, one video a step: the reference set-up, the LR as written (factor 1)
+    last = (run / 'tcn' / 'last_checkpoint').read_text().strip()
+    groups = torch.load(last, weights_only=True)['optimizer']['param_groups']
+    assert {g['lr'] for g in groups} == {1e-3}
     assert not glob.glob(str(run / 'tcn' / 'best_*epoch_1.pth'))  # no selection before val_begin
     # 4. tools/test.py TCN_CFG best --out-dir RUN/results (+ the bank options)
     _run_tool(monkeypatch, 'test', [TCN_CFG, best_tcn[0], '--work-dir', run / 'test',

@@ -73,6 +73,12 @@ def test_twostage_config_builds(path):
     assert sum(len(g['params']) for g in groups) == sum(1 for p in model.parameters())
     hook = cfg.default_hooks.checkpoint
     assert hook.rule == 'greater'
+    # the LR is written for the reference set-up and scaled with the launch's total batch:
+    # one process at the config's batch keeps it (factor 1: the demo's numbers are unchanged)
+    accumulation = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert cfg.auto_scale_lr.enable is True
+    assert cfg.gpus == 1 and cfg.auto_scale_lr.base_batch_size == cfg.total_batch == \
+        cfg.train_dataloader.batch_size * accumulation
     if stage in ('frame', 'demo_frame'):
         assert hook.save_best == 'phase/unrelaxed/image_accuracy'
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -99,7 +105,7 @@ def test_twostage_config_builds(path):
         splits = [cfg[k].dataset.split for k in ('train_dataloader', 'val_dataloader',
                                                  'test_dataloader')]
         assert splits == ['train', 'val', 'test']
-        assert cfg.train_dataloader.batch_size == 1
+        assert cfg.train_dataloader.batch_size == 1 and cfg.total_batch == 1  # one video
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             assert cfg[key].dataset.feature_dim == model.in_channels
             assert cfg[key].dataset.classes is not None

@@ -30,8 +30,11 @@ _pipelines = dict(
 _dataset = dict(type='SurgicalPhaseDataset', data_root=data_root,
                 manifest='manifests/demo_frames.json', label_dir='phase_annotations',
                 label_fps=25, clip_len=1, frame_interval=1, seed=0)
+batch_per_gpu = 32
+total_batch = _base_.gpus * batch_per_gpu  # the LR's reference: 1 process x 32 frames
+auto_scale_lr = dict(base_batch_size=total_batch)
 train_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True, drop_last=True,
+    batch_size=batch_per_gpu, num_workers=2, persistent_workers=True, drop_last=True,
     sampler=dict(type='SurgVistaEpochSampler', shuffle=True),
     dataset=dict(_dataset, include='splits/train.txt', pipeline=_pipelines['train']))
 val_dataloader = dict(
@@ -45,7 +48,6 @@ val_evaluator = dict(type='SurgicalPhaseMetric', num_classes=num_classes, relaxa
                      transition_rule='cholec80', fps=1)
 test_evaluator = val_evaluator
 
-total_batch = 32
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, end_factor=1.0, by_epoch=True, begin=0, end=1,

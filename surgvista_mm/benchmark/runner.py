@@ -25,8 +25,8 @@ from surgvista_mm.utils.config_check import ConfigError
 from .suite import (CheckpointOf, RunSpec, Step, Suite, SuiteError, file_sha256,
                     load_config_cached)
 
-__all__ = ['ROOT', 'LAUNCHERS', 'validate_suite', 'step_argv', 'run_suite', 'finish_run',
-           'is_complete', 'read_marker', 'SuiteRunSummary', 'MARKER']
+__all__ = ['ROOT', 'LAUNCHERS', 'validate_suite', 'step_argv', 'bank_device', 'run_suite',
+           'finish_run', 'is_complete', 'read_marker', 'SuiteRunSummary', 'MARKER']
 
 #: The repository root (where ``tools/`` lives).
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -100,10 +100,24 @@ class LaunchOptions:
     python: str = sys.executable
 
 
+def bank_device(launcher: str) -> Optional[str]:
+    """The ``--device`` of the feature-bank step: ``cuda`` for the ``pytorch`` and ``slurm``
+    launchers (GPU nodes: ``srun --gres=gpu:1``); with ``local``, ``cuda`` when this machine has
+    a GPU (``torch.cuda.is_available()`` where the suite runs), else None (the tool's default,
+    the CPU)."""
+    if launcher in ('pytorch', 'slurm'):
+        return 'cuda'
+    import torch
+    return 'cuda' if torch.cuda.is_available() else None
+
+
 def step_argv(step: Step, spec: RunSpec, launch: LaunchOptions) -> List[object]:
-    """The command of ``step`` (items are strings or :class:`CheckpointOf`)."""
+    """The command of ``step`` (items are strings or :class:`CheckpointOf`). The launch-dependent
+    arguments (the bank's ``--device``) are not part of :meth:`RunSpec.commands`: a run started
+    with one launcher may be finished with another."""
     tool = osp.join(ROOT, _TOOLS[step.kind])
-    tail = step.tail()
+    device = bank_device(launch.launcher) if step.kind == 'extract_bank' else None
+    tail = step.tail(('--device', device) if device else ())
     job = f'{spec.model.name}-{spec.dataset.name}-s{spec.seed}-{step.name}'
     if launch.launcher == 'pytorch' and step.kind in ('train', 'test'):
         script = osp.join(ROOT, 'tools', f'dist_{step.kind}.sh')

@@ -36,7 +36,11 @@ Model entries (keys):
   scaling figure (Fig. 5 settings).
 
 Dataset entries: ``config`` (a fine-tuning config), optional ``data_root`` (set on every data
-loader of the run's configs) and ``cfg_options``; the key names the dataset (``cholec80``, ...).
+loader of the run's configs, and as the top-level ``data_root`` of a config that refers to
+``${data_root}``, e.g. ``surgvista_vitb_custom_phase.py``) and ``cfg_options``; the key names the
+dataset (``cholec80``, ...). Every step's config is checked with its options as the tool it
+launches loads it (``load_config``), so an option the tool would refuse stops the suite before
+any run.
 
 A config ending in ``_paper.py`` follows the paper's protocol (last epoch tested, no validation
 split); any other the clean one (checkpoint selected on validation). The two are never mixed in
@@ -52,7 +56,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from surgvista_mm.utils.config_check import ConfigError, check_cfg_options, load_config
+from surgvista_mm.utils.config_check import ConfigError, apply_cfg_options, read_config
+from surgvista_mm.utils.config_follow import referenced_settings
 from surgvista_mm.utils.io import file_sha256
 
 __all__ = ['SuiteError', 'Suite', 'ModelEntry', 'DatasetEntry', 'Step', 'CheckpointOf', 'RunSpec',
@@ -152,11 +157,12 @@ class Step:
     args: List[Any]
     options: Dict[str, Any] = field(default_factory=dict)
 
-    def tail(self) -> List[Any]:
-        """``args`` then ``--cfg-options KEY=VALUE ...`` (when there are options)."""
+    def tail(self, extra: Tuple[str, ...] = ()) -> List[Any]:
+        """``args``, ``extra`` (launch-dependent arguments, e.g. the bank's ``--device``), then
+        ``--cfg-options KEY=VALUE ...`` (when there are options)."""
         if not self.options:
-            return list(self.args)
-        return [*self.args, '--cfg-options',
+            return [*self.args, *extra]
+        return [*self.args, *extra, '--cfg-options',
                 *[render_option(k, v) for k, v in self.options.items()]]
 
 
@@ -324,26 +330,34 @@ def render_option(key: str, value: Any) -> str:
     return f'{key}={text}'
 
 
+_READ: Dict[str, Config] = {}
 _LOADED: Dict[Tuple[str, str], Config] = {}
 
 
+def _read_cached(config: str) -> Config:
+    """The file as written (:func:`read_config`), parsed once per process."""
+    key = osp.abspath(config)
+    if key not in _READ:
+        _READ[key] = read_config(config)
+    return _READ[key]
+
+
 def load_config_cached(config: str, options: Optional[Dict[str, Any]] = None) -> Config:
-    """:func:`load_config` once per (file, options) in this process (suites load a config for
-    every seed). Callers must not change the returned config."""
+    """``load_config(config, options)``, as the tools load it (options checked, unused
+    top-level variables refused, then ``${name}``, classes and the schedule followed), once per
+    (file, options) in this process: suites load a config for every seed. The file is parsed
+    once; each set of options is applied to a copy. Callers must not change the returned
+    config."""
     key = (osp.abspath(config), repr(sorted((options or {}).items())))
     if key not in _LOADED:
-        if options:  # parse the file once; merge each set of options into a copy
-            cfg = copy.deepcopy(load_config_cached(config))
-            cfg.merge_from_dict(check_cfg_options(cfg, dict(options)))
-            _LOADED[key] = cfg
-        else:
-            _LOADED[key] = load_config(config)
+        _LOADED[key] = apply_cfg_options(copy.deepcopy(_read_cached(config)),
+                                         dict(options or {}), config)
     return _LOADED[key]
 
 
 def _loaders_of(config: str) -> List[str]:
-    """The data loaders a config defines (``*_dataloader`` that are not None)."""
-    cfg = load_config_cached(config)
+    """The data loaders a config file defines (``*_dataloader`` that are not None)."""
+    cfg = _read_cached(config)
     return [loader for loader in _LOADERS
             if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get('dataset'), dict)]
 
@@ -361,8 +375,17 @@ def expand_loader_options(config: str, options: Dict[str, Any]) -> Dict[str, Any
     return out
 
 
-def _data_root_options(data_root: Optional[str]) -> Dict[str, Any]:
-    return {} if data_root is None else {'*_dataloader.dataset.data_root': data_root}
+def _data_root_options(config: str, data_root: Optional[str]) -> Dict[str, Any]:
+    """A dataset entry's ``data_root`` on every data loader, and as the top-level ``data_root``
+    when the config refers to ``${data_root}`` (a template for one's own data: its classes file
+    and manifest follow it); a config without that reference gets no top-level option (the
+    tools refuse a top-level variable nothing reads)."""
+    if data_root is None:
+        return {}
+    options: Dict[str, Any] = {'*_dataloader.dataset.data_root': data_root}
+    if osp.isfile(config) and 'data_root' in referenced_settings(_read_cached(config)):
+        options['data_root'] = data_root
+    return options
 
 
 def _checkpoint_options(model: ModelEntry) -> Dict[str, Any]:
@@ -389,7 +412,7 @@ def _run_spec(model: ModelEntry, dataset: DatasetEntry, seed: int, work_dir: str
         return _two_stage_spec(model, dataset, seed, run_dir, base)
     config = model.configs.get(dataset.name, dataset.config)
     options = expand_loader_options(config, {
-        **_data_root_options(dataset.data_root), **base, **model.cfg_options,
+        **_data_root_options(config, dataset.data_root), **base, **model.cfg_options,
         **_checkpoint_options(model)})
     train_dir, results = osp.join(run_dir, 'train'), osp.join(run_dir, 'results')
     steps = [Step('train', 'train', config, ['--work-dir', train_dir, '--seed', str(seed)],
@@ -420,7 +443,7 @@ def _two_stage_spec(model: ModelEntry, dataset: DatasetEntry, seed: int, run_dir
     tcn_cfg = twostage_config(model.two_stage, dataset.name, 'tcn')
     frame_dir, bank = osp.join(run_dir, 'frame'), osp.join(run_dir, 'bank')
     tcn_dir, results = osp.join(run_dir, 'tcn'), osp.join(run_dir, 'results')
-    frame_opts = {**_data_root_options(dataset.data_root), **base, **model.cfg_options,
+    frame_opts = {**_data_root_options(frame_cfg, dataset.data_root), **base, **model.cfg_options,
                   **_checkpoint_options(model)}
     frame_opts = (expand_loader_options(frame_cfg, frame_opts) if osp.isfile(frame_cfg) else
                   {k: v for k, v in frame_opts.items() if not k.startswith('*_dataloader.')})
@@ -459,7 +482,7 @@ def _backbone_checkpoint(config: str, options: Dict[str, Any]) -> Optional[str]:
         return options['model.backbone.init_cfg.checkpoint']
     if not osp.isfile(config):
         return None
-    backbone = (load_config_cached(config).get('model') or {}).get('backbone') or {}
+    backbone = (load_config_cached(config, options).get('model') or {}).get('backbone') or {}
     init_cfg = backbone.get('init_cfg')
     return init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
 

@@ -54,13 +54,26 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """``Config.fromfile`` plus checked ``--cfg-options``, then the settings the config follows
     (``${name}``, ``classes``, the schedule's length: ``config_follow.follow_settings``); errors
     name the file or the key."""
-    from .config_follow import check_unused_options, follow_settings, schedule_lengths
+    return apply_cfg_options(read_config(path), cfg_options, path)
+
+
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` with a :class:`ConfigError` naming a missing or unreadable file; the
+    file as written (no options, no followed settings: :func:`apply_cfg_options` does those)."""
     if not os.path.isfile(path):
         raise ConfigError(f'config file not found: {path!r}')
     try:
-        cfg = Config.fromfile(path)
+        return Config.fromfile(path)
     except Exception as exc:
         raise ConfigError(f'could not read config {path!r}: {type(exc).__name__}: {exc}') from exc
+
+
+def apply_cfg_options(cfg: Config, cfg_options: Optional[dict], path: str) -> Config:
+    """The rest of :func:`load_config` on a :func:`read_config` result (changed in place and
+    returned): check and merge ``cfg_options`` (unused top-level variables refused), then
+    follow the settings. Callers that parse a file once and apply several sets of options
+    (benchmark suites) pass a copy of the parsed file."""
+    from .config_follow import check_unused_options, follow_settings, schedule_lengths
     before = schedule_lengths(cfg)
     if cfg_options:
         cfg_options = check_cfg_options(cfg, cfg_options)

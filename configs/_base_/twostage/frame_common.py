@@ -3,8 +3,9 @@
 # frame t, labelled with the phase of t) -> TimmImageEncoder (pooled features [N, C]) ->
 # SurgVistaLinearHead (dropout + one Linear layer, softmax cross-entropy). The best epoch is
 # selected on the validation split's unrelaxed image-level accuracy (never on test).
-# Our recipe (the paper gives none for stage 1): AdamW, LR 1e-4 for a total batch of 64 frames,
-# weight decay 0.05, 1 warm-up epoch then cosine, 10 epochs; random-resized crop (0.7-1.0) and
+# Our recipe (the paper gives none for stage 1): AdamW, LR 1e-4 for a total batch of 64 frames
+# (1 GPU x 64; at run time SurgVistaRunner rescales it to the actual world size x batch:
+# auto_scale_lr, linear rule, as the fine-tuning schedules do), weight decay 0.05, 1 warm-up epoch then cosine, 10 epochs; random-resized crop (0.7-1.0) and
 # horizontal flip; frames squashed to 224 x 224 at test (frame_pipelines.py). A backbone base
 # sets the timm architecture, the feature width and the converted weights
 # (tools/convert_checkpoint.py).
@@ -22,7 +23,9 @@ model = dict(
 max_epochs = 10
 warmup_epochs = 1
 base_lr = 1e-4
-total_batch = 64  # tools/train.py warns when a launch's total batch differs
+gpus = 1  # reference set-up of the LR, not read at run time
+batch_per_gpu = 64  # the dataset bases' train_dataloader.batch_size
+total_batch = gpus * batch_per_gpu
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.05),
@@ -35,6 +38,7 @@ param_scheduler = [
          by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=1)
+auto_scale_lr = dict(enable=True, base_batch_size=total_batch)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

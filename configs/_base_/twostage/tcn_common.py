@@ -8,6 +8,9 @@
 # Selection: validation is run from epoch `min_epochs` (12) on, and the best epoch on the
 # validation split's unrelaxed video-level accuracy is kept (best_*.pth); never on test.
 # Adam without weight decay, constant LR (ours: the paper follows the original TeCNO settings).
+# The LRs are the published TCN's, for its set-up: one GPU, one video per optimizer step; on more
+# processes SurgVistaRunner scales them linearly (auto_scale_lr: 8 GPUs -> 8 videos a step, LR x 8)
+# as for the fine-tuning schedules.
 _base_ = ['../default_runtime.py']
 
 min_epochs = 12
@@ -15,9 +18,13 @@ max_epochs = 50
 model = dict(type='CausalMSTCN', in_channels=2048, num_classes=7, num_stages=2, num_layers=8,
              num_f_maps=32, dropout=0.5, smooth_weight=0.15, smooth_tau=4.0)
 
+gpus = 1  # reference set-up of the LR, not read at run time
+batch_per_gpu = 1  # one whole video
+total_batch = gpus * batch_per_gpu
+
 _bank = dict(type='FeatureSequenceDataset', bank_dir='work_dirs/twostage/bank')
 train_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
+    batch_size=batch_per_gpu, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(_bank, split='train'))
 val_dataloader = dict(
@@ -32,6 +39,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=mi
                  val_interval=1)
 val_cfg = dict(type='SequenceValLoop')  # evaluates every frame of every video
 test_cfg = dict(type='SequenceTestLoop')
+auto_scale_lr = dict(enable=True, base_batch_size=total_batch)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1, save_last=True,
