@@ -193,6 +193,11 @@ def test_set_eval_amp_switches_the_loops():
     cfg.test_cfg = dict(type='MyLoop')
     with pytest.raises(ConfigError, match='SurgVistaTestLoop'):
         set_eval_amp(cfg, 'bf16')
+    # the two-stage TCN configs evaluate per frame: their loops keep their type, with amp
+    tcn = load_config(osp.join(ROOT, 'configs', 'twostage', 'demo_tcn.py'))
+    set_eval_amp(tcn, 'bf16', stages=('val', 'test'))
+    assert tcn.val_cfg == dict(type='SequenceValLoop', amp='bf16')
+    assert tcn.test_cfg == dict(type='SequenceTestLoop', amp='bf16')
 
 
 # ------------------------------------------------------------------ 4. teacher fused qkv
