@@ -104,6 +104,41 @@ def test_lr_follows_world_size_batch_and_accumulation():
     assert _scaled_lr(cfg, 1) == [1.0, 0.5]
 
 
+def _fsdp_scaled_lr(cfg, world_size, lr=1.0):
+    """The LR that SurgVistaFSDPStrategy (FlexibleRunner) gives ``cfg`` at ``world_size``."""
+    from surgvista_mm.engine import SurgVistaFSDPStrategy
+    wrapper = types.SimpleNamespace(param_groups=[dict(lr=lr), dict(lr=lr * 0.5)],
+                                    _accumulative_counts=cfg.optim_wrapper.accumulative_counts)
+    strategy = types.SimpleNamespace(
+        optim_wrapper=wrapper, _auto_scale_lr=cfg.get('auto_scale_lr'), world_size=world_size,
+        dispatch_kwargs=dict(train_micro_batch_size_per_gpu=cfg.train_dataloader.batch_size),
+        logger=MMLogger.get_instance('i18_scale_lr'))
+    SurgVistaFSDPStrategy._scale_lr(strategy)
+    return [g['lr'] for g in wrapper.param_groups]
+
+
+def test_fsdp_strategy_scales_the_lr_as_the_runner_does():
+    """The ViT-L FSDP config (64 clips x 4 accumulation x 8 GPUs = its base 2048) keeps its LR;
+    mmengine's strategy rule left accumulation out and divided it by 4."""
+    cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_vitl_fsdp.py'))
+    assert cfg.runner_type == 'SurgVistaFlexibleRunner'
+    assert cfg.optim_wrapper.accumulative_counts == 4 and cfg.auto_scale_lr.base_batch_size == 2048
+    for world_size, factor in ((8, 1.0), (4, 0.5), (16, 2.0)):
+        assert _fsdp_scaled_lr(cfg, world_size) == _scaled_lr(cfg, world_size) == \
+            [factor, factor * 0.5]
+
+
+def test_flexible_runner_refuses_mmengines_lr_rule(tmp_path):
+    """A FlexibleRunner strategy that scales the LR without accumulation (here mmengine's
+    single-device one) is refused when auto_scale_lr is enabled."""
+    from surgvista_mm.engine import SurgVistaFlexibleRunner
+    cfg = load_config(osp.join(ROOT, 'configs', 'pretrain', 'surgvista_demo.py'))
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=8)
+    cfg.work_dir = str(tmp_path)
+    with pytest.raises(ConfigError, match='SingleDeviceStrategy scales the LR with mmengine'):
+        SurgVistaFlexibleRunner.from_cfg(cfg)
+
+
 def test_every_config_states_the_batch_its_lr_was_written_for():
     """auto_scale_lr.base_batch_size = the reference gpus x batch x accumulation of the config
     (so a launch on the reference set-up keeps the written LR). Every two-stage config (frame
@@ -161,6 +196,11 @@ def test_set_eval_amp_switches_the_loops():
     cfg.test_cfg = dict(type='MyLoop')
     with pytest.raises(ConfigError, match='SurgVistaTestLoop'):
         set_eval_amp(cfg, 'bf16')
+    # the two-stage TCN configs evaluate per frame: their loops keep their type, with amp
+    tcn = load_config(osp.join(ROOT, 'configs', 'twostage', 'demo_tcn.py'))
+    set_eval_amp(tcn, 'bf16', stages=('val', 'test'))
+    assert tcn.val_cfg == dict(type='SequenceValLoop', amp='bf16')
+    assert tcn.test_cfg == dict(type='SequenceTestLoop', amp='bf16')
 
 
 # ------------------------------------------------------------------ 4. teacher fused qkv

@@ -258,6 +258,37 @@ def test_resume_with_a_changed_lr_is_refused_or_applied(tmp_path, demo_root, epo
     assert resumed['optimizer']['state'][0]['step'] == fresh['optimizer']['state'][0]['step']
 
 
+def test_resume_at_another_total_batch_under_auto_scale_lr_is_refused_or_applied(tmp_path,
+                                                                                demo_root):
+    """auto_scale_lr scales the config's LR to the clips per optimizer step; a resume at another
+    batch size gave the log line "LR scaled by 0.5" but kept the checkpoint's LR (the record held
+    the unscaled config LR, so even --resume-override-optim found nothing to apply)."""
+    import torch
+
+    from surgvista_mm.engine.resume_checks import ResumeConfigError
+    scaled = {'auto_scale_lr': dict(enable=True, base_batch_size=4),
+              'train_dataloader.batch_size': 4}
+    SurgVistaRunner.from_cfg(_pretrain_cfg(demo_root, str(tmp_path / 'w'), 1, **scaled)).train()
+    epoch1 = str(tmp_path / 'w' / 'epoch_1.pth')
+    record = torch.load(epoch1, weights_only=True)['meta']['run_config']['auto_scale_lr']
+    assert record == {'clips_per_step': 4, 'factor': 1.0, 'scaled_lr': 1.5e-3}
+    half = dict(scaled, **{'train_dataloader.batch_size': 2})
+    runner = SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'a', **half))
+    with pytest.raises(ResumeConfigError, match=r'auto_scale_lr\.clips_per_step: checkpoint 4, '
+                       r'config 2; auto_scale_lr\.factor: checkpoint 1\.0, config 0\.5; '
+                       r'auto_scale_lr\.scaled_lr: checkpoint 0\.0015, config 0\.00075\) '
+                       r'\(auto_scale_lr scales .*--resume-override-optim'):
+        runner.train()
+    assert not (tmp_path / 'a' / 'epoch_2.pth').exists()
+    # applied: the scaled LR of this launch, with the moments of the checkpoint
+    SurgVistaRunner.from_cfg(_resume_cfg(demo_root, epoch1, tmp_path / 'b',
+                                         resume_override_optim=True, **half)).train()
+    resumed = torch.load(tmp_path / 'b' / 'epoch_2.pth', weights_only=True)
+    assert set(resumed['param_schedulers'][1]['base_values']) == {7.5e-4}
+    assert resumed['meta']['run_config']['auto_scale_lr']['scaled_lr'] == 7.5e-4
+    assert int(resumed['optimizer']['state'][0]['step']) == resumed['meta']['iter']
+
+
 # --------------------------------------------------------------------------- ruined weights
 def _tiny_run(work_dir: str, **hook_args):  # noqa: ANN202
     """A non-finite hook with ``hook_args``, set up (``before_train``) on a stand-in runner
@@ -365,12 +396,12 @@ def test_resume_config_comparison_rules():
     cfg = Config(dict(model=dict(type='M', depth=2), optim_wrapper=dict(
         optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95))),
         param_scheduler=[dict(type='LinearLR', start_factor=1e-3)]))
-    record = run_config_record(cfg)
+    record = run_config_record(cfg, 1)
     assert record['optimizer']['betas'] == [0.9, 0.95]  # plain lists
     warnings = []
     logger = type('L', (), {'warning': staticmethod(warnings.append)})
-    assert check_resume_config(cfg, {'meta': {'run_config': record}}, 'e.pth', logger) == []
-    assert check_resume_config(cfg, {'meta': {}}, 'old.pth', logger) == []
+    assert check_resume_config(cfg, {'meta': {'run_config': record}}, 'e.pth', logger, 1) == []
+    assert check_resume_config(cfg, {'meta': {}}, 'old.pth', logger, 1) == []
     assert len(warnings) == 1 and 'old.pth holds no run_config' in warnings[0]
 
 

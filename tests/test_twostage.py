@@ -239,6 +239,14 @@ def test_two_stage_chain_through_the_command_lines(make_demo, tmp_path, monkeypa
     np.testing.assert_allclose(scores['scores'].sum(1), 1.0, rtol=1e-5)
     assert sorted(os.listdir(results / 'pred')) == ['video03-phase.txt']
     assert (results / 'plots' / 'phase_ribbons.png').is_file()
+    # 4a. the same under bf16 autocast (tools/test.py --amp bf16; the per-frame loop keeps its type)
+    _run_tool(monkeypatch, 'test', [TCN_CFG, best_tcn[0], '--amp', 'bf16', '--work-dir',
+                                    run / 'test_bf16', '--out-dir', run / 'results_bf16',
+                                    '--cfg-options', *bank_opts, *loaders, *quick])
+    report_bf16 = json.loads((run / 'results_bf16' / 'metrics.json').read_text())
+    assert report_bf16['num_samples'] == 24 and report_bf16['videos'] == ['video03']
+    scores_bf16 = np.load(run / 'results_bf16' / 'scores.npz')['scores']
+    assert 0 < np.abs(scores_bf16 - scores['scores']).max() < 0.05  # bf16 ran, close to float32
     # 4b. two gloo ranks (the sampler pads: both ranks predict video03) write the same files
     out2 = run / 'results_2ranks'
     env = dict(os.environ, **CPU_ONLY_ENV, PYTHONPATH=ROOT, PYTHON=sys.executable,

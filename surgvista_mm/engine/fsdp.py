@@ -6,25 +6,32 @@
   ``ndim`` recorded before wrapping (so 1-D parameters keep no weight decay although FSDP
   flattens every shard to 1-D: ``optimizers.constructor.record_param_ndims``), a full (rank 0,
   CPU-offloaded) state dict by default — checkpoints in the same one-file format as DDP's —
-  written atomically, and a CPU device on machines without CUDA (gloo; used by the tests).
-* :class:`SurgVistaFlexibleRunner`: ``FlexibleRunner`` whose checkpoints are plain containers
-  (``weights_only=True`` loads them, as ``SurgVistaRunner``'s).
+  written atomically, a CPU device on machines without CUDA (gloo; used by the tests), and
+  ``SurgVistaRunner``'s LR rule (``engine/lr_scaling.py``: ``auto_scale_lr`` counts gradient
+  accumulation; mmengine's ``BaseStrategy._scale_lr`` does not).
+* :class:`SurgVistaFlexibleRunner`: ``FlexibleRunner`` with ``SurgVistaRunner``'s guards
+  (``engine/run_guards.py``): plain checkpoints (``weights_only=True`` loads them) recording the
+  run's config, resume checks (a changed LR / schedule / model / scaled LR is refused or applied
+  with ``--resume-override-optim``), the fallback of auto-resume, the work dir's lock, the
+  empty-epoch check, distributed-timeout messages and ``allow_tf32``.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 from mmengine.dist import is_main_process
 from mmengine.registry import STRATEGIES
 from mmengine.runner import FlexibleRunner
-from mmengine._strategy import FSDPStrategy
+from mmengine._strategy import BaseStrategy, FSDPStrategy
 
 from surgvista_mm.registry import RUNNERS
+from surgvista_mm.utils.config_check import ConfigError
+from .lr_scaling import apply_auto_scale_lr
 from .optimizers.constructor import record_param_ndims
-from .runner import make_plain
+from .run_guards import RunGuardsMixin
 
 
 @STRATEGIES.register_module()
@@ -60,6 +67,13 @@ class SurgVistaFSDPStrategy(FSDPStrategy):
         model.to(get_device())
         return super()._wrap_model(model)
 
+    def _scale_lr(self) -> None:
+        """``auto_scale_lr`` with ``SurgVistaRunner``'s rule: world size x batch x accumulation
+        (``engine/lr_scaling.py``); called by ``prepare`` before the schedulers are built."""
+        apply_auto_scale_lr(self.optim_wrapper, self._auto_scale_lr, self.world_size,
+                            self.dispatch_kwargs['train_micro_batch_size_per_gpu'],
+                            getattr(self.optim_wrapper, '_accumulative_counts', 1), self.logger)
+
     def load_optim_state_dict(self, state_dict: dict) -> None:
         """Load a (full) optimizer state dict into the sharded optimizer (compat item 9)."""
         from surgvista_mm.compat import fsdp_optim_state_dict_to_load
@@ -86,11 +100,25 @@ class SurgVistaFSDPStrategy(FSDPStrategy):
 
 
 @RUNNERS.register_module()
-class SurgVistaFlexibleRunner(FlexibleRunner):
-    """mmengine's ``FlexibleRunner`` (strategies: FSDP, DeepSpeed, ...) whose checkpoints hold
-    plain containers only, so that they load with ``weights_only=True``."""
+class SurgVistaFlexibleRunner(RunGuardsMixin, FlexibleRunner):
+    """mmengine's ``FlexibleRunner`` (strategies: FSDP, DeepSpeed, ...) with the guards of
+    ``SurgVistaRunner`` (``engine/run_guards.py``). A strategy that scales the LR with
+    mmengine's rule (no accumulation) is refused when ``auto_scale_lr`` is enabled."""
 
-    def call_hook(self, fn_name: str, **kwargs) -> None:
-        super().call_hook(fn_name, **kwargs)
-        if fn_name == 'before_save_checkpoint':
-            make_plain(kwargs['checkpoint'])
+    def build_strategy(self, strategy: Optional[Union[BaseStrategy, dict]] = None,
+                       launcher: str = 'none', randomness: Optional[dict] = None,
+                       env_cfg: Optional[dict] = None, experiment_name: Optional[str] = None,
+                       log_level: Optional[str] = None) -> BaseStrategy:
+        """mmengine's, then the config's ``allow_tf32`` (the strategy set up the environment)."""
+        built = super().build_strategy(
+            strategy, launcher, randomness,
+            dict(dist_cfg=dict(backend='nccl')) if env_cfg is None else env_cfg,
+            experiment_name, log_level)
+        if (self._auto_scale_lr or {}).get('enable', False) and \
+                type(built)._scale_lr is BaseStrategy._scale_lr:
+            raise ConfigError(
+                f'auto_scale_lr is enabled but the strategy {type(built).__name__} scales the LR '
+                'with mmengine\'s rule, which leaves gradient accumulation out; use '
+                'SurgVistaFSDPStrategy or set auto_scale_lr.enable=False')
+        self._apply_allow_tf32()
+        return built

@@ -6,7 +6,8 @@ prediction, wrong when a sample is a whole video that the model predicts frame b
 temporal stage of the two-stage paradigm, :class:`~surgvista_mm.datasets.FeatureSequenceDataset`)
 — all but ``len(dataset)`` frames would be dropped silently. These loops count the predictions
 every rank made and pass their total instead; the metrics then de-duplicate the videos a
-distributed sampler repeats, by ``(video_id, frame_index)``.
+distributed sampler repeats, by ``(video_id, frame_index)``. Both take ``amp`` like
+``SurgVista{Val,Test}Loop`` (``engine/amp_loops.py``, ``tools/test.py --amp``).
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from typing import Dict
 import torch
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.runner import TestLoop, ValLoop
-from mmengine.runner.amp import autocast
-from mmengine.runner.loops import _parse_losses, _update_losses
+from mmengine.runner.loops import _parse_losses
 
 from surgvista_mm.registry import LOOPS
+from .amp_loops import AmpEvalMixin
 
 __all__ = ['SequenceValLoop', 'SequenceTestLoop']
 
@@ -49,21 +50,7 @@ def _run(loop, stage: str, losses: Dict) -> dict:  # noqa: ANN001
     return metrics
 
 
-def _run_iter(loop, stage: str, idx: int, data_batch, losses: Dict) -> Dict:  # noqa: ANN001
-    """mmengine's ``run_iter`` that also counts the predictions (data samples) made."""
-    loop.runner.call_hook(f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
-    with autocast(enabled=loop.fp16):
-        step = loop.runner.model.val_step if stage == 'val' else loop.runner.model.test_step
-        outputs = step(data_batch)
-    outputs, losses = _update_losses(outputs, losses)
-    loop.num_predictions += len(outputs)
-    loop.evaluator.process(data_samples=outputs, data_batch=data_batch)
-    loop.runner.call_hook(f'after_{stage}_iter', batch_idx=idx, data_batch=data_batch,
-                          outputs=outputs)
-    return losses
-
-
-class _PerFrameEvaluation:
+class _PerFrameEvaluation(AmpEvalMixin):
     """What both loops change: the evaluated size is the number of predictions made."""
 
     _stage = ''
@@ -75,21 +62,21 @@ class _PerFrameEvaluation:
     def run(self) -> dict:
         return _run(self, self._stage, self._losses())
 
-    @torch.no_grad()
-    def run_iter(self, idx: int, data_batch) -> None:  # noqa: ANN001
-        setattr(self, f'{self._stage}_loss',
-                _run_iter(self, self._stage, idx, data_batch, self._losses()))
+    def _count_outputs(self, outputs: list) -> None:
+        self.num_predictions += len(outputs)
 
 
 @LOOPS.register_module()
 class SequenceValLoop(_PerFrameEvaluation, ValLoop):
-    """``ValLoop`` (same arguments) evaluating every per-frame prediction of every sample."""
+    """``ValLoop`` (``amp`` in place of ``fp16``) evaluating every per-frame prediction of every
+    sample."""
 
     _stage = 'val'
 
 
 @LOOPS.register_module()
 class SequenceTestLoop(_PerFrameEvaluation, TestLoop):
-    """``TestLoop`` (same arguments) evaluating every per-frame prediction of every sample."""
+    """``TestLoop`` (``amp`` in place of ``fp16``) evaluating every per-frame prediction of every
+    sample."""
 
     _stage = 'test'

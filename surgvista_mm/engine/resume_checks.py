@@ -9,7 +9,9 @@ without changing any weight shape (``num_heads`` 4 -> 2) resumed silently.
 * :func:`run_config_record` is stored in every checkpoint (``meta['run_config']``): the
   ``model``, ``optim_wrapper.optimizer``, ``optim_wrapper.paramwise_cfg`` and ``param_scheduler``
   configs as plain data (dicts, lists, numbers, strings), which ``torch.load(weights_only=True)``
-  reads.
+  reads, and what ``auto_scale_lr`` made of the LR at the launch's clips per optimizer step
+  (``engine/lr_scaling.py``: a resume at another world size / batch / accumulation scales the
+  config's LR differently, which the checkpoint's LR would silently replace).
 * :func:`check_resume_config` compares the record with the config of the resuming run. A changed
   model is an error naming each key and both values unless ``resume_allow_model_change=True``
   (``tools/train.py --resume-allow-model-change``). A changed optimizer / scheduler value is an
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .lr_scaling import lr_scaling_record
 
 RECORD_KEY = 'run_config'
 #: not what the model computes: where weights are read from (``init_cfg``, ``pretrained``: a
@@ -52,18 +56,20 @@ def plain_config(value: Any) -> Any:
     return repr(value)
 
 
-def run_config_record(cfg: Any) -> Dict[str, Any]:
-    """The parts of ``cfg`` a resume must agree on, as plain data (see the module docstring)."""
+def run_config_record(cfg: Any, world_size: int) -> Dict[str, Any]:
+    """The parts of ``cfg`` a resume must agree on, as plain data (see the module docstring),
+    for a launch of ``world_size`` processes."""
     optim = cfg.get('optim_wrapper') or {}
     return {'model': plain_config(cfg.get('model')),
             'optimizer': plain_config(optim.get('optimizer')),
             'paramwise_cfg': plain_config(optim.get('paramwise_cfg')),
-            'param_scheduler': plain_config(cfg.get('param_scheduler'))}
+            'param_scheduler': plain_config(cfg.get('param_scheduler')),
+            'auto_scale_lr': plain_config(lr_scaling_record(cfg, world_size))}
 
 
 _CONFIG_NAMES = {'model': 'model', 'optimizer': 'optim_wrapper.optimizer',
                  'paramwise_cfg': 'optim_wrapper.paramwise_cfg',
-                 'param_scheduler': 'param_scheduler'}
+                 'param_scheduler': 'param_scheduler', 'auto_scale_lr': 'auto_scale_lr'}
 
 
 def config_differences(old: Any, new: Any, where: str) -> List[Difference]:
@@ -93,9 +99,11 @@ def _listing(diffs: Sequence[Difference]) -> str:
     return '; '.join(f'{k}: checkpoint {a!r}, config {b!r}' for k, a, b in diffs)
 
 
-def check_resume_config(cfg: Any, checkpoint: dict, filename: str,
-                        logger: Any) -> List[Difference]:
-    """Compare the checkpoint's :func:`run_config_record` with ``cfg``.
+def check_resume_config(cfg: Any, checkpoint: dict, filename: str, logger: Any,
+                        world_size: int) -> List[Difference]:
+    """Compare the checkpoint's :func:`run_config_record` with ``cfg`` launched on
+    ``world_size`` processes. Records written before ``auto_scale_lr`` was recorded are compared
+    without it.
 
     Returns:
         the optimizer / scheduler differences to apply (only when ``resume_override_optim``).
@@ -111,7 +119,7 @@ def check_resume_config(cfg: Any, checkpoint: dict, filename: str,
                        'model, optimizer and LR schedule configs cannot be compared with this '
                        'config; the optimizer and scheduler values of the checkpoint are used')
         return []
-    current = run_config_record(cfg)
+    current = run_config_record(cfg, world_size)
     model = config_differences(record.get('model'), current['model'], 'model')
     if model:
         if not cfg.get('resume_allow_model_change', False):
@@ -124,16 +132,22 @@ def check_resume_config(cfg: Any, checkpoint: dict, filename: str,
                 '(resume_allow_model_change=True)')
         logger.warning(f'resuming {filename} with a changed model (resume_allow_model_change): '
                        f'{_listing(model)}')
-    optim = [d for key in ('optimizer', 'paramwise_cfg', 'param_scheduler')
+    keys = ('optimizer', 'paramwise_cfg', 'param_scheduler') + (
+        ('auto_scale_lr',) if 'auto_scale_lr' in record else ())
+    optim = [d for key in keys
              for d in config_differences(record.get(key), current[key], _CONFIG_NAMES[key])]
+    scaled = any(k.startswith('auto_scale_lr') for k, _, _ in optim)
     if optim and not cfg.get('resume_override_optim', False):
         raise ResumeConfigError(
             f'cannot resume from {filename}: the optimizer / LR schedule config differs from '
-            f'the checkpoint\'s ({_listing(optim)}), and a resume restores the checkpoint\'s '
-            'values, so the change would be ignored. To apply the config\'s values (the '
-            'optimizer keeps its moments; the schedule continues from the checkpoint\'s '
-            'iteration as if this config had been used from the start) add --resume-override-optim '
-            '(resume_override_optim=True); otherwise restore the config')
+            f'the checkpoint\'s ({_listing(optim)})'
+            + (' (auto_scale_lr scales the LR to the clips per optimizer step = world size x '
+               'batch x accumulation)' if scaled else '')
+            + ', and a resume restores the checkpoint\'s values, so the change would be ignored. '
+            'To apply the config\'s values (the optimizer keeps its moments; the schedule '
+            'continues from the checkpoint\'s iteration as if this config had been used from the '
+            'start) add --resume-override-optim (resume_override_optim=True); otherwise restore '
+            'the config' + (' or the launch\'s clips per optimizer step' if scaled else ''))
     if optim:
         logger.warning(f'resuming {filename} with the optimizer / LR schedule values of the '
                        f'config (resume_override_optim): {_listing(optim)}')

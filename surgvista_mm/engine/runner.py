@@ -1,77 +1,24 @@
 """mmengine Runner whose checkpoints load with ``weights_only=True`` and are never lost."""
 from __future__ import annotations
 
-import datetime
 import os
 import os.path as osp
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
-from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from surgvista_mm.registry import RUNNERS
-from .checkpoint_io import (find_resume_checkpoint, has_training_state, load_checkpoint_file,
-                            to_plain)
-from .loop_checks import check_dataloader_yields_batches
-from .resume_checks import RECORD_KEY, OptimOverride, check_resume_config, run_config_record
-from .work_dir_lock import work_dir_lock
-
-#: process-group timeout (seconds) when ``env_cfg.dist_cfg`` sets none (torch's gloo default)
-DEFAULT_DIST_TIMEOUT_S = 1800
-
-
-class DistributedTimeoutError(RuntimeError):
-    """A collective operation waited longer than ``env_cfg.dist_cfg.timeout`` for another rank."""
-
-
-def dist_timeout_seconds(cfg: Any) -> float:
-    """``env_cfg.dist_cfg.timeout`` of a config (seconds), :data:`DEFAULT_DIST_TIMEOUT_S` if unset.
-
-    Raises:
-        ValueError: the timeout is not a positive number.
-    """
-    dist_cfg = ((cfg.get('env_cfg') or {}).get('dist_cfg') or {})
-    timeout = dist_cfg.get('timeout', DEFAULT_DIST_TIMEOUT_S)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f'env_cfg.dist_cfg.timeout must be a positive number of seconds, got '
-                         f'{timeout!r}')
-    return float(timeout)
-
-
-def make_plain(checkpoint: dict) -> None:
-    """Turn a checkpoint dict into plain containers in place (after every hook edited it), so
-    that it loads with ``weights_only=True``."""
-    plain = to_plain(dict(checkpoint))
-    checkpoint.clear()
-    checkpoint.update(plain)
-
-
-def clips_per_step(cfg: Any, world_size: int) -> int:
-    """Clips per optimizer step of a config at ``world_size`` processes: ``world_size x
-    train_dataloader.batch_size x optim_wrapper.accumulative_counts`` (0 without training)."""
-    loader = cfg.get('train_dataloader') or {}
-    accumulation = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
-    return int(world_size) * int(loader.get('batch_size') or 0) * int(accumulation)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    """A collective that timed out: gloo raises a plain ``RuntimeError`` from its transport
-    (``gloo/transport/... Timed out waiting 3000ms for recv``); NCCL / c10d raise ``DistError``
-    subclasses. Other timeouts (e.g. a DataLoader's) are not matched."""
-    import torch.distributed as dist
-    text = str(exc).lower()
-    timed_out = 'timed out' in text or 'timeout' in text
-    dist_error = getattr(dist, 'DistError', ())
-    return timed_out and ((dist_error and isinstance(exc, dist_error))
-                          or 'gloo' in text or 'nccl' in text or 'watchdog' in text)
+from .checkpoint_io import load_checkpoint_file
+from .lr_scaling import apply_auto_scale_lr
+from .run_guards import (DEFAULT_DIST_TIMEOUT_S, DistributedTimeoutError,  # noqa: F401 (API)
+                         RunGuardsMixin, _is_timeout, dist_timeout_seconds, make_plain)
 
 
 @RUNNERS.register_module()
-class SurgVistaRunner(Runner):
+class SurgVistaRunner(RunGuardsMixin, Runner):
     """``mmengine.runner.Runner`` whose checkpoints are safe to load and are never lost.
 
     * Every checkpoint it reads — resume (``--resume FILE`` or auto), ``load_from`` — goes
@@ -99,58 +46,6 @@ class SurgVistaRunner(Runner):
       :class:`DistributedTimeoutError` naming ``env_cfg.dist_cfg.timeout``.
     """
 
-    _resuming: bool = False
-    _resume_changes: Sequence = ()  # optimizer / scheduler config changes of the current resume
-
-    @staticmethod
-    def _refuse_unsafe_torch_load() -> None:
-        """torch would unpickle code in mmengine's own loaders (``init_cfg`` Pretrained, remote
-        ``load_from``), which call ``torch.load`` without ``weights_only``."""
-        if os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0').lower() in ('1', 'y', 'yes',
-                                                                               'true'):
-            raise RuntimeError('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: checkpoints could run '
-                               'code when loaded. Unset it; surgvista_mm loads every checkpoint '
-                               'with weights_only=True')
-
-    def build_train_loop(self, loop):  # noqa: ANN001, ANN201
-        """mmengine's, then refuse a training data loader whose epoch has no batch."""
-        loop = super().build_train_loop(loop)
-        check_dataloader_yields_batches(loop.dataloader, 'train_dataloader')
-        return loop
-
-    # ---------------------------------------------------------------- loading
-    def load_or_resume(self) -> None:
-        """Like mmengine's, but auto-resume falls back to the newest complete checkpoint."""
-        if self._has_loaded:
-            return None
-        if not (self._resume and self._load_from is None):
-            return super().load_or_resume()
-        path, note = find_resume_checkpoint(self.work_dir)
-        if note:
-            self.logger.warning(f'auto-resume: {note}')
-        if path is None:
-            self.logger.info(f'auto-resume: no checkpoint in {self.work_dir}; training starts '
-                             'from the beginning')
-            return None
-        self.logger.info(f'auto-resume from {path}')
-        self.resume(path)
-        self._has_loaded = True
-        return None
-
-    def resume(self, filename: str, resume_optimizer: bool = True,
-               resume_param_scheduler: bool = True,
-               map_location: Union[str, Callable] = 'default') -> None:
-        self._resuming = True
-        override = (OptimOverride(self) if self.cfg.get('resume_override_optim', False)
-                    and isinstance(self.optim_wrapper, OptimWrapper) else None)
-        self._resume_changes = []
-        try:
-            super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
-        finally:
-            self._resuming = False
-        if override is not None and self._resume_changes:  # resume_checks.py: apply the config's
-            override.apply(self, len(self.train_loop.dataloader))
-
     def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False, revise_keys: Optional[list] = None):
         """Load ``filename`` with ``weights_only=True`` into the model (and return it).
@@ -163,44 +58,12 @@ class SurgVistaRunner(Runner):
         if '://' in str(filename):
             return super().load_checkpoint(filename, map_location, strict, revise_keys)
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
-        if self._resuming:
-            self._check_resumable(filename, checkpoint)
-            self._resume_changes = check_resume_config(self.cfg, checkpoint, filename, self.logger)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'{"resumed" if self._resuming else "loaded weights"} from {filename}')
         return checkpoint
-
-    def _check_resumable(self, filename: str, checkpoint: Any) -> None:
-        if not isinstance(checkpoint, dict):
-            raise ValueError(f'cannot resume from {filename}: not a training checkpoint')
-        missing = has_training_state(checkpoint)
-        if self.param_schedulers is None:  # a run without schedulers saves none
-            missing = [m for m in missing if m != 'param_schedulers']
-        meta_missing = any(m.startswith('meta') for m in missing)
-        if not missing or (not meta_missing and self.cfg.get('allow_partial_resume', False)):
-            if missing:
-                self.logger.warning(f'resuming from {filename} without its {missing}: '
-                                    '(allow_partial_resume=True) the optimizer and/or the LR '
-                                    'schedule start afresh')
-            return
-        raise ValueError(
-            f'cannot resume from {filename}: it has no {" / ".join(missing)} (best_*.pth and '
-            'converted weight files hold weights only). Resuming from it would restart the LR '
-            'schedule and the optimizer moments. Resume from an epoch_*.pth / iter_*.pth '
-            'instead; to train from these weights with a fresh schedule use '
-            f'--cfg-options resume=False load_from={filename}'
-            + ('' if meta_missing else '; to resume anyway set allow_partial_resume=True'))
-
-    # ---------------------------------------------------------------- saving
-    def call_hook(self, fn_name: str, **kwargs) -> None:
-        super().call_hook(fn_name, **kwargs)
-        if fn_name == 'before_save_checkpoint':
-            checkpoint = kwargs['checkpoint']
-            checkpoint.setdefault('meta', {})[RECORD_KEY] = run_config_record(self.cfg)
-            make_plain(checkpoint)
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args: Optional[dict] = None,
@@ -242,8 +105,7 @@ class SurgVistaRunner(Runner):
         """mmengine's, plus the config's ``allow_tf32`` (default True): TF32 tensor cores for the
         float32 CUDA matmuls / convolutions left outside autocast (no effect on CPU)."""
         super().setup_env(env_cfg)
-        from surgvista_mm.utils.precision import set_tf32
-        set_tf32(bool(self.cfg.get('allow_tf32', True)))
+        self._apply_allow_tf32()
 
     # ---------------------------------------------------------------- learning rate
     def scale_lr(self, optim_wrapper: Any, auto_scale_lr: Optional[dict] = None) -> None:
@@ -255,47 +117,7 @@ class SurgVistaRunner(Runner):
         rule leaves accumulation out). Called once, before the schedulers are built, so
         ratio-based schedule ends (``eta_min_ratio``) follow.
         """
-        if not auto_scale_lr or not auto_scale_lr.get('enable', False):
-            return
-        base = auto_scale_lr.get('base_batch_size')
-        if not isinstance(base, (int, float)) or isinstance(base, bool) or base <= 0:
-            raise ValueError(f'auto_scale_lr.base_batch_size must be a positive number, got '
-                             f'{base!r}')
-        actual = clips_per_step(self.cfg, self.world_size)
-        ratio = actual / float(base)
-        for group in optim_wrapper.param_groups:
-            group['lr'] = group['lr'] * ratio
-        self.logger.info(f'auto_scale_lr: the LR was set for {base:g} clips per optimizer step; '
-                         f'this launch has {actual} ({self.world_size} processes x batch x '
-                         f'accumulation), LR scaled by {ratio:g}')
-
-    # ---------------------------------------------------------------- distributed timeouts
-    @contextmanager
-    def _explain_dist_timeouts(self) -> Iterator[None]:
-        self._refuse_unsafe_torch_load()
-        try:
-            yield
-        except RuntimeError as exc:
-            if self.world_size <= 1 or not _is_timeout(exc) or isinstance(
-                    exc, DistributedTimeoutError):
-                raise
-            timeout = dist_timeout_seconds(self.cfg)
-            raise DistributedTimeoutError(
-                f'rank {self.rank} of {self.world_size}: a collective operation waited more than '
-                f'{datetime.timedelta(seconds=timeout)} (env_cfg.dist_cfg.timeout={timeout:g} s) '
-                'for another rank, which has stopped responding (stopped, hung or killed). Check '
-                f'that rank\'s log; the run can be resumed from the last checkpoint. Original '
-                f'error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}') from exc
-
-    def train(self):  # noqa: ANN201
-        """mmengine's, holding the work dir's lock (``engine/work_dir_lock.py``)."""
-        with self._explain_dist_timeouts(), work_dir_lock(self.work_dir, self.logger.warning):
-            return super().train()
-
-    def val(self):  # noqa: ANN201
-        with self._explain_dist_timeouts():
-            return super().val()
-
-    def test(self):  # noqa: ANN201
-        with self._explain_dist_timeouts():
-            return super().test()
+        loader = self.cfg.get('train_dataloader') or {}
+        accumulation = (self.cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
+        apply_auto_scale_lr(optim_wrapper, auto_scale_lr, self.world_size,
+                            loader.get('batch_size') or 0, accumulation, self.logger)
