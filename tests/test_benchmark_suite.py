@@ -458,10 +458,12 @@ def test_dry_run_launchers(tmp_path, capsys):
                                + ' configs/finetune/surgvista_demo_phase.py "$(ls -t '
                                f'{run}/train/best_*.pth | head -1)" 2 --work-dir {run}/test')
     assert 'init_cfg' not in lines[2]  # the fine-tuned weights are loaded at test time
-    assert run_suite_main(common + ['--launcher', 'slurm', '--partition', 'gpu']) == 0
+    assert run_suite_main(common + ['--launcher', 'slurm', '--partition', 'gpu', '--gpus', '16']) == 0
     out = capsys.readouterr().out
     lines = out.split('# scratch/demo/seed1 (clean protocol)\n')[1].splitlines()
-    assert lines[1].startswith(osp.join(ROOT, 'tools', 'slurm_train.sh') + ' gpu '
+    # the suite's process count and interpreter reach slurm_train.sh (it reads them from env)
+    assert lines[1].startswith(f'env GPUS=16 PYTHON={sys.executable} '
+                               + osp.join(ROOT, 'tools', 'slurm_train.sh') + ' gpu '
                                'scratch-demo-s1-train configs/finetune/surgvista_demo_phase.py '
                                f'{run}/train --seed 1 --cfg-options')
     assert lines[2].startswith('srun -p gpu --job-name=scratch-demo-s1-test --gres=gpu:1 ')

@@ -129,7 +129,9 @@ def step_argv(step: Step, spec: RunSpec, launch: LaunchOptions) -> List[object]:
             work_dir = tail[tail.index('--work-dir') + 1]
             rest = [a for i, a in enumerate(tail)
                     if a != '--work-dir' and (i == 0 or tail[i - 1] != '--work-dir')]
-            return [osp.join(ROOT, 'tools', 'slurm_train.sh'), launch.partition, job,
+            # slurm_train.sh reads the process count and the interpreter from its environment
+            return ['env', f'GPUS={launch.gpus}', f'PYTHON={launch.python}',
+                    osp.join(ROOT, 'tools', 'slurm_train.sh'), launch.partition, job,
                     step.config, work_dir, *rest]
         srun = ['srun', '-p', launch.partition, f'--job-name={job}', '--gres=gpu:1',
                 '--ntasks=1', '--kill-on-bad-exit=1', launch.python, '-u', tool, step.config,

@@ -40,6 +40,9 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=mi
 val_cfg = dict(type='SequenceValLoop')  # evaluates every frame of every video
 test_cfg = dict(type='SequenceTestLoop')
 auto_scale_lr = dict(enable=True, base_batch_size=total_batch)
+# whole videos of different lengths: cuDNN's per-shape autotuning (default_runtime's
+# cudnn_benchmark, meant for fixed clip shapes) would re-tune the Conv1d layers for every video
+env_cfg = dict(cudnn_benchmark=False)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=1, save_last=True,
