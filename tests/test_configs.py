@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from surgvista_mm.engine import SurgVistaOptimWrapperConstructor
 from surgvista_mm.registry import MODELS
 from surgvista_mm.utils import check_config, load_config
-from tests.helpers.configs import CONFIG_OPTIONS
+from tests.helpers.configs import options_for
 from tests.helpers.models import build_model_once
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -22,7 +22,6 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
                  if '_base_' not in p and f'{osp.sep}twostage{osp.sep}' not in p
                  and f'{osp.sep}suites{osp.sep}' not in p)
 VITB_ENCODER_PARAMS = 86_227_200
-OPTIONS = CONFIG_OPTIONS  # the templates for one's own data need their data_root
 
 
 def _rel(path: str) -> str:
@@ -38,7 +37,7 @@ def test_configs_found():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_rel)
 def test_config_builds(path):
-    cfg = load_config(path, OPTIONS.get(_rel(path)))
+    cfg = load_config(path, options_for(path))  # the templates need their data_root
     check_config(cfg, path)
     assert cfg.default_scope == 'surgvista_mm'
     if cfg.model.backbone.get('embed_dims', 0) > 768:  # ViT-L students: shapes only (memory)

@@ -13,7 +13,7 @@ from mmengine.registry import PARAM_SCHEDULERS
 from surgvista_mm.registry import METRICS, TRANSFORMS
 from surgvista_mm.utils import check_config, load_config
 from tests.helpers.models import build_model_once
-from tests.test_configs import OPTIONS  # the custom templates' one required option
+from tests.helpers.configs import options_for  # the custom templates' one required option
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FINETUNE = sorted(glob.glob(osp.join(ROOT, 'configs', 'finetune', '*.py')))
@@ -60,7 +60,7 @@ def test_expected_configs_exist():
 
 @pytest.mark.parametrize('path', FINETUNE, ids=_name)
 def test_config_builds_model_pipelines_and_evaluators(path, tmp_path):
-    cfg = load_config(path, OPTIONS.get(osp.relpath(path, ROOT)))
+    cfg = load_config(path, options_for(path))
     check_config(cfg, path)
     assert cfg.default_scope == 'surgvista_mm' and cfg.runner_type == 'SurgVistaRunner'
     model = _build_model(cfg)  # no weight file is read at build time

@@ -12,7 +12,7 @@ both runners. :func:`lr_scaling_record` is the effective LR recorded in every ch
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 
 def clips_per_step(world_size: int, batch_size: int, accumulation: int) -> int:
@@ -20,11 +20,17 @@ def clips_per_step(world_size: int, batch_size: int, accumulation: int) -> int:
     return int(world_size) * int(batch_size) * int(accumulation)
 
 
-def config_clips_per_step(cfg: Any, world_size: int) -> int:
-    """:func:`clips_per_step` of a config at ``world_size`` processes (0 without training)."""
+def config_batch_and_accumulation(cfg: Any) -> Tuple[int, int]:
+    """A config's ``train_dataloader.batch_size`` (0 without training) and
+    ``optim_wrapper.accumulative_counts`` (1 when unset)."""
     loader = cfg.get('train_dataloader') or {}
     accumulation = (cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
-    return clips_per_step(world_size, loader.get('batch_size') or 0, accumulation)
+    return loader.get('batch_size') or 0, accumulation
+
+
+def config_clips_per_step(cfg: Any, world_size: int) -> int:
+    """:func:`clips_per_step` of a config at ``world_size`` processes (0 without training)."""
+    return clips_per_step(world_size, *config_batch_and_accumulation(cfg))
 
 
 def lr_scale_factor(auto_scale_lr: Optional[dict], clips: int) -> Optional[float]:

@@ -12,7 +12,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from surgvista_mm.registry import RUNNERS
 from .checkpoint_io import load_checkpoint_file
-from .lr_scaling import apply_auto_scale_lr
+from .lr_scaling import apply_auto_scale_lr, config_batch_and_accumulation
 from .run_guards import (DEFAULT_DIST_TIMEOUT_S, DistributedTimeoutError,  # noqa: F401 (API)
                          RunGuardsMixin, _is_timeout, dist_timeout_seconds, make_plain)
 
@@ -117,7 +117,5 @@ class SurgVistaRunner(RunGuardsMixin, Runner):
         rule leaves accumulation out). Called once, before the schedulers are built, so
         ratio-based schedule ends (``eta_min_ratio``) follow.
         """
-        loader = self.cfg.get('train_dataloader') or {}
-        accumulation = (self.cfg.get('optim_wrapper') or {}).get('accumulative_counts', 1)
         apply_auto_scale_lr(optim_wrapper, auto_scale_lr, self.world_size,
-                            loader.get('batch_size') or 0, accumulation, self.logger)
+                            *config_batch_and_accumulation(self.cfg), self.logger)

@@ -284,7 +284,6 @@ def check_module_keys(cfg: Any, path: str = '<config>') -> None:
         _check_module(hook, reg.HOOKS, f'custom_hooks[{i}]', path, {})
 
 
-
 def check_init_checkpoints(cfg: Any, path: str = '<config>') -> None:
     """Every ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` in ``model`` names an existing
     file: checked before the Runner is built (and logs the config), not at ``init_weights``."""
